@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Apple SMB2 extensions ("AAPL" create context) for macOS clients.
+ *
+ * A macOS client sends an AAPL create context carrying a kAAPL_SERVER_QUERY
+ * on the first CREATE of a mount. The reply tells it which Apple extensions
+ * the server implements (server capabilities), what the volume supports
+ * (volume capabilities) and which icon Finder shows for the server (model
+ * string). The negotiated state lives in struct ksmbd_conn and holds for
+ * the life of the connection.
+ */
+
+#include <linux/nls.h>
+#include <linux/string.h>
+#include <linux/unaligned.h>
+#include <kunit/visibility.h>
+
+#include "glob.h"
+#include "apple.h"
+#include "oplock.h"
+#include "smb2pdu.h"
+
+/* kAAPL_SERVER_QUERY request data: CommandCode, Reserved, bitmap, caps */
+#define AAPL_QUERY_LEN		sizeof(struct aapl_server_query_req)
+/* Reply data before the optional fields: CommandCode, Reserved, bitmap */
+#define AAPL_RSP_FIXED_LEN	16
+#define AAPL_RSP_DATA_OFFSET	offsetof(struct create_aapl_rsp, cmd)
+#define AAPL_MODEL_DEFAULT	"Xserve"
+
+/* Model string sent to clients; set once at server startup */
+static char aapl_model[AAPL_MODEL_MAX_CHARS + 1] = AAPL_MODEL_DEFAULT;
+
+/**
+ * ksmbd_aapl_parse_query() - parse the data of an AAPL create context
+ * @data:  context data
+ * @len:   context data length
+ * @query: the parsed request
+ *
+ * Only kAAPL_SERVER_QUERY is implemented; its data is exactly 24 bytes.
+ * Reserved is not checked, as Samba does not check it either.
+ *
+ * Return: 0, or -EINVAL if @data is not a server query
+ */
+VISIBLE_IF_KUNIT int ksmbd_aapl_parse_query(const void *data, unsigned int len,
+					    struct ksmbd_aapl_query *query)
+{
+	const struct aapl_server_query_req *req = data;
+
+	if (len != AAPL_QUERY_LEN)
+		return -EINVAL;
+	if (le32_to_cpu(req->cmd) != SMB2_CRTCTX_AAPL_SERVER_QUERY)
+		return -EINVAL;
+
+	query->req_bitmap = le64_to_cpu(req->req_bitmap);
+	query->client_caps = le64_to_cpu(req->client_caps);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_parse_query);
+
+/**
+ * ksmbd_aapl_find_query() - find and parse the AAPL context of a CREATE
+ * @req:   CREATE request, already checked by ksmbd_smb2_check_message()
+ * @query: the parsed request
+ *
+ * Return: 0 if a server query was found, -ENOENT if the request has no
+ * AAPL context, -EINVAL if the context list or the AAPL context is
+ * malformed
+ */
+VISIBLE_IF_KUNIT int ksmbd_aapl_find_query(struct smb2_create_req *req,
+					   struct ksmbd_aapl_query *query)
+{
+	struct create_context *cc;
+
+	if (!req->CreateContextsOffset)
+		return -ENOENT;
+
+	cc = smb2_find_context_vals(req, SMB2_CREATE_AAPL, SMB2_CREATE_AAPL_LEN);
+	if (IS_ERR(cc))
+		return PTR_ERR(cc);
+	if (!cc)
+		return -ENOENT;
+
+	/* smb2_find_context_vals() checked that the data lies in the context */
+	return ksmbd_aapl_parse_query((char *)cc + le16_to_cpu(cc->DataOffset),
+				      le32_to_cpu(cc->DataLength), query);
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_find_query);
+
+/**
+ * ksmbd_aapl_negotiate() - decide the reply to a server query
+ * @query:     the client's request
+ * @full_sync: the share honours F_FULLFSYNC (time machine shares)
+ * @model:     model string to report
+ * @reply:     the reply to send
+ *
+ * The reply bitmap is the request bitmap limited to the three fields
+ * ksmbd knows. UNIX_BASED and OSX_COPYFILE are always advertised.
+ * READ_DIR_ATTR is advertised only to a client that asked for it, and a
+ * client that can do READ_DIR_ATTR_V2 gets V2 only, as Apple's client
+ * expects from a V2-capable server.
+ */
+VISIBLE_IF_KUNIT void ksmbd_aapl_negotiate(const struct ksmbd_aapl_query *query,
+					   bool full_sync, const char *model,
+					   struct ksmbd_aapl_reply *reply)
+{
+	reply->bitmap = query->req_bitmap & (SMB2_CRTCTX_AAPL_SERVER_CAPS |
+					     SMB2_CRTCTX_AAPL_VOLUME_CAPS |
+					     SMB2_CRTCTX_AAPL_MODEL_INFO);
+	reply->server_caps = SMB2_CRTCTX_AAPL_UNIX_BASED |
+			     SMB2_CRTCTX_AAPL_SUPPORTS_OSX_COPYFILE;
+	if (query->client_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2)
+		reply->server_caps |= SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2;
+	else if (query->client_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR)
+		reply->server_caps |= SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR;
+	reply->volume_caps = full_sync ? SMB2_CRTCTX_AAPL_FULL_SYNC : 0;
+	reply->model = model;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_negotiate);
+
+/**
+ * ksmbd_aapl_build_rsp() - encode a server query reply create context
+ * @buf:   destination, AAPL_RSP_MAX_SIZE bytes
+ * @reply: what to encode
+ *
+ * Each optional field follows only when its bit is set in the reply
+ * bitmap, in the order server caps, volume caps, model info: this is how
+ * the macOS client walks the reply. The model string is sent in UTF-16LE
+ * without a terminating NUL, preceded by Pad2 and its byte length, and is
+ * cut at AAPL_MODEL_MAX_CHARS UTF-16 units; a string that is not valid
+ * UTF-8 is sent as an empty one. DataLength is the exact length of the
+ * fields and the context is padded with zeroes to 8 bytes.
+ *
+ * Return: the size of the create context, at most AAPL_RSP_MAX_SIZE
+ */
+VISIBLE_IF_KUNIT unsigned int ksmbd_aapl_build_rsp(char *buf,
+						   const struct ksmbd_aapl_reply *reply)
+{
+	struct create_context_hdr *hdr = (struct create_context_hdr *)buf;
+	u8 *data = buf + AAPL_RSP_DATA_OFFSET;
+	unsigned int len = AAPL_RSP_FIXED_LEN;
+
+	memset(buf, 0, AAPL_RSP_MAX_SIZE);
+	hdr->NameOffset = cpu_to_le16(offsetof(struct create_aapl_rsp, Name));
+	hdr->NameLength = cpu_to_le16(SMB2_CREATE_AAPL_LEN);
+	hdr->DataOffset = cpu_to_le16(AAPL_RSP_DATA_OFFSET);
+	memcpy(buf + offsetof(struct create_aapl_rsp, Name), SMB2_CREATE_AAPL,
+	       SMB2_CREATE_AAPL_LEN);
+
+	put_unaligned_le32(SMB2_CRTCTX_AAPL_SERVER_QUERY, data);
+	put_unaligned_le64(reply->bitmap, data + 8);
+	if (reply->bitmap & SMB2_CRTCTX_AAPL_SERVER_CAPS) {
+		put_unaligned_le64(reply->server_caps, data + len);
+		len += 8;
+	}
+	if (reply->bitmap & SMB2_CRTCTX_AAPL_VOLUME_CAPS) {
+		put_unaligned_le64(reply->volume_caps, data + len);
+		len += 8;
+	}
+	if (reply->bitmap & SMB2_CRTCTX_AAPL_MODEL_INFO) {
+		wchar_t model[AAPL_MODEL_MAX_CHARS];
+		int n;
+
+		n = utf8s_to_utf16s(reply->model,
+				    strnlen(reply->model, AAPL_MODEL_MAX_CHARS),
+				    UTF16_LITTLE_ENDIAN, model,
+				    AAPL_MODEL_MAX_CHARS);
+		if (n < 0)
+			n = 0;
+		/* Pad2 stays zero */
+		put_unaligned_le32(n * sizeof(wchar_t), data + len + 4);
+		memcpy(data + len + 8, model, n * sizeof(wchar_t));
+		len += 8 + n * sizeof(wchar_t);
+	}
+	hdr->DataLength = cpu_to_le32(len);
+
+	return ALIGN(AAPL_RSP_DATA_OFFSET + len, 8);
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_build_rsp);
+
+/**
+ * ksmbd_apple_parse_create() - handle the AAPL context of a CREATE request
+ * @conn:  connection the request arrived on
+ * @share: share of the tree connection
+ * @req:   the CREATE request
+ * @ao:    per-CREATE AAPL state, zero-initialised by the caller
+ *
+ * Called before the path lookup, so a malformed context fails the CREATE
+ * before anything is opened or created. On a share with the Apple
+ * extensions a context that is not a well-formed server query fails the
+ * create with STATUS_INVALID_PARAMETER, as Samba's vfs_fruit does; other
+ * shares ignore it, as Windows ignores unknown contexts. A well-formed
+ * query marks @conn as an Apple connection on any share, and on a share
+ * with the Apple extensions asks for a reply.
+ *
+ * Return: 0, or -EINVAL to fail the CREATE
+ */
+int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
+			     struct ksmbd_share_config *share,
+			     struct smb2_create_req *req,
+			     struct ksmbd_apple_open *ao)
+{
+	int rc;
+
+	rc = ksmbd_aapl_find_query(req, &ao->query);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return ksmbd_apple_share(share) ? rc : 0;
+
+	conn->is_aapl = true;
+	ao->reply = ksmbd_apple_share(share);
+	return 0;
+}
+
+/**
+ * ksmbd_apple_create_rsp() - append the AAPL reply to a CREATE response
+ * @conn:  connection the request arrived on
+ * @share: share of the tree connection
+ * @ao:    per-CREATE AAPL state from ksmbd_apple_parse_create()
+ * @buf:   where the create context goes, AAPL_RSP_MAX_SIZE bytes
+ *
+ * Records on @conn whether directory listings use READDIR_ATTR entries.
+ *
+ * Return: the size of the context written, 0 if none is owed
+ */
+unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
+				    struct ksmbd_share_config *share,
+				    struct ksmbd_apple_open *ao, char *buf)
+{
+	struct ksmbd_aapl_reply reply;
+
+	if (!ao->reply)
+		return 0;
+
+	ksmbd_aapl_negotiate(&ao->query, ksmbd_apple_share(share), aapl_model,
+			     &reply);
+	if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2) {
+		conn->aapl_readdir_attr = true;
+		conn->aapl_readdir_attr_v2 = true;
+	} else if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR) {
+		conn->aapl_readdir_attr = true;
+	}
+
+	return ksmbd_aapl_build_rsp(buf, &reply);
+}
+
+/**
+ * ksmbd_apple_set_model() - set the model string reported to clients
+ * @model: model from ksmbd.mountd's startup request; need not be
+ *         NUL-terminated within @size
+ * @size:  size of the @model buffer
+ *
+ * An empty model selects the default. A model that is not valid UTF-8 is
+ * refused, with a warning, in favour of the default.
+ */
+void ksmbd_apple_set_model(const char *model, size_t size)
+{
+	size_t len = strnlen(model, min(size, sizeof(aapl_model) - 1));
+	wchar_t tmp[AAPL_MODEL_MAX_CHARS];
+
+	if (len && utf8s_to_utf16s(model, len, UTF16_LITTLE_ENDIAN, tmp,
+				   ARRAY_SIZE(tmp)) < 0) {
+		pr_warn("AAPL model string is not UTF-8, using \"%s\"\n",
+			AAPL_MODEL_DEFAULT);
+		len = 0;
+	}
+	if (!len) {
+		strscpy(aapl_model, AAPL_MODEL_DEFAULT);
+		return;
+	}
+	memcpy(aapl_model, model, len);
+	aapl_model[len] = '\0';
+}

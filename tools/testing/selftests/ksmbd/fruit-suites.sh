@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run smbtorture's Apple (vfs_fruit) suites against the server of the test
+# VM and print one line per test, "PASS<tab>suite: test" or "FAIL<tab>...",
+# then a summary per suite. Run inside the VM, e.g.:
+#   ./fruit-suites.sh [SUITE...]
+# Full smbtorture output goes to $RESULTS_DIR/smbtorture-<suite>.log
+# (default /results). Exits 1 if any test did not pass.
+
+# Not -e: failing tests are expected; every suite runs, the exit status
+# tells whether all passed.
+set -uo pipefail
+
+SHARE=${SHARE:-tm}
+SHARE2=${SHARE2:-plain}
+LOCALDIR=${LOCALDIR:-/srv/tm}
+RESULTS_DIR=${RESULTS_DIR:-/results}
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-300}	# a hung server costs one suite, not the run
+SUITES=("$@")
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(vfs.fruit vfs.fruit_file_id vfs.fruit_timemachine
+				  vfs.fruit_conversion vfs.fruit_netatalk)
+
+summary=() total=0 passed=0
+for suite in "${SUITES[@]}"; do
+	log=$RESULTS_DIR/smbtorture-$suite.log
+	timeout -k 10 "$SUITE_TIMEOUT" smbtorture "//127.0.0.1/$SHARE" -U tuser%tpass \
+		--option=torture:localdir="$LOCALDIR" --option=torture:share2="$SHARE2" \
+		"$suite" >"$log" 2>&1
+	# Result lines look like "success: name", "failure: name [".
+	results=$(sed -n -E \
+		's/^(success|failure|error|skip|xfail): (.*[^ [])( \[)?$/\1\t\2/p' "$log")
+	n=$(grep -c . <<<"$results")
+	ok=$(grep -c '^success' <<<"$results")
+	[ -n "$results" ] || { n=0; ok=0; printf 'NORESULT\t%s (see %s)\n' "$suite" "$log"; }
+	[ -n "$results" ] && awk -F'\t' -v s="$suite" \
+		'{ printf "%s\t%s: %s\n", $1 == "success" ? "PASS" : "FAIL", s, $2 }' <<<"$results"
+	summary+=("$(printf '%-24s %2d of %2d passed' "$suite" "$ok" "$n")")
+	total=$((total + n)) passed=$((passed + ok))
+done
+printf '%s\n' "${summary[@]}"
+printf '%-24s %2d of %2d passed\n' total "$passed" "$total"
+[ "$passed" -eq "$total" ] && [ "$total" -gt 0 ]
