@@ -80,3 +80,9 @@ series_identity() {
 		log "no git identity configured; signing as $SERIES_NAME <$SERIES_EMAIL>"
 	fi
 }
+
+# rootfs_version FLAVOUR PACKAGE: the version of PACKAGE installed in the
+# test VM's root filesystem (scripts/mkrootfs FLAVOUR); empty if absent.
+rootfs_version() {
+	dpkg-query --admindir="$CACHE/rootfs/$1/var/lib/dpkg" -W -f '${Version}' "$2" 2>/dev/null || true
+}
