@@ -3,10 +3,12 @@
 #
 # The demo client (make demo), run inside the test VM: negotiate AAPL with
 # ksmbd the way a Mac does at mount time, store Finder metadata on a file
-# and read it back, and show the streams with smbclient. Exits non-zero if
+# and read it back, show the streams with smbclient, the UNIX mode as NFS
+# ACEs and a Time Machine size limit. Exits non-zero if
 # anything is not as a Mac expects.
 
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__),
                                 '../../tools/testing/selftests/ksmbd'))
 import aapl_wire as w  # noqa: E402
+import apple_e2e as e  # noqa: E402
 
 SERVER_CAPS = [(w.AAPL_READ_DIR_ATTR, 'READ_DIR_ATTR'),
                (w.AAPL_OSX_COPYFILE, 'OSX_COPYFILE'),
@@ -82,14 +85,51 @@ def smbclient_allinfo(name):
         sys.exit('   smbclient does not list AFP_AfpInfo:\n' + out)
 
 
+def unix_mode(client, name):
+    print('4. UNIX permissions as NFS ACEs (what Finder\'s Get Info shows)')
+    fid = e.open_file(client, name)
+    try:
+        aces = e.nfs_aces(e.parse_dacl(e.query_sd(client, fid)))
+    finally:
+        client.smb3.close(client.tid, fid)
+    got = {a[3][3]: a[3][4] for a in aces}
+    print('   mode %o, uid %d, gid %d' % (got.get(3, 0), got.get(1, -1),
+                                       got.get(2, -1)))
+    if sorted(got) != [1, 2, 3]:
+        sys.exit('   no NFS ACEs in the security descriptor')
+
+
+def time_machine(client):
+    print('5. Time Machine: a 256 MiB limit in the share\'s quota plist')
+    quota = '/srv/tm/' + e.QUOTA_PLIST
+    with open(quota, 'w') as f:
+        f.write(e.QUOTA % (256 << 20))
+    try:
+        bundle = 'Mac.sparsebundle'
+        e.make_bundle(client, bundle, 8 << 20, 16)
+        total, avail, _, spu, bps = e.fs_size(client, e.FS_FULL_SIZE_INFORMATION)
+        unit = spu * bps
+        print('   a sparse bundle of 16 bands of 8 MiB; the share reports')
+        print('   %d MiB in all, %d MiB free' % (total * unit >> 20,
+                                              avail * unit >> 20))
+        if (total * unit, avail * unit) != (256 << 20, 128 << 20):
+            sys.exit('   unexpected sizes')
+    finally:
+        os.unlink(quota)
+        shutil.rmtree('/srv/tm/' + bundle, ignore_errors=True)
+
+
 def main():
     client = w.Client(w.SHARE_TM)
     negotiate(client)
     name = finder_info(client)
     smbclient_allinfo(name)
+    unix_mode(client, name)
+    time_machine(client)
     client.delete(name)
     client.logoff()
-    print('ksmbd served an Apple share: AAPL negotiated, Finder data stored and read.')
+    print('ksmbd served an Apple share: AAPL negotiated, Finder data stored '
+          'and read, UNIX mode and Time Machine limit reported.')
 
 
 if __name__ == '__main__':

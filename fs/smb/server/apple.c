@@ -94,7 +94,9 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_find_query);
  * @reply:     the reply to send
  *
  * The reply bitmap is the request bitmap limited to the three fields
- * ksmbd knows. UNIX_BASED and OSX_COPYFILE are always advertised.
+ * ksmbd knows. UNIX_BASED, OSX_COPYFILE and NFS_ACE are always
+ * advertised: clients older than the NFS_ACE bit do not set it, yet read
+ * the ACEs when the server offers them.
  * READ_DIR_ATTR is advertised only to a client that asked for it, and a
  * client that can do READ_DIR_ATTR_V2 gets V2 only, as Apple's client
  * expects from a V2-capable server.
@@ -107,7 +109,8 @@ VISIBLE_IF_KUNIT void ksmbd_aapl_negotiate(const struct ksmbd_aapl_query *query,
 					     SMB2_CRTCTX_AAPL_VOLUME_CAPS |
 					     SMB2_CRTCTX_AAPL_MODEL_INFO);
 	reply->server_caps = SMB2_CRTCTX_AAPL_UNIX_BASED |
-			     SMB2_CRTCTX_AAPL_SUPPORTS_OSX_COPYFILE;
+			     SMB2_CRTCTX_AAPL_SUPPORTS_OSX_COPYFILE |
+			     SMB2_CRTCTX_AAPL_SUPPORTS_NFS_ACE;
 	if (query->client_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2)
 		reply->server_caps |= SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2;
 	else if (query->client_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR)

@@ -12,9 +12,14 @@
 #include <linux/types.h>
 
 #include "connection.h"
+#include "ksmbd_netlink.h"
 #include "mgmt/share_config.h"
 
+struct file;
+struct path;
 struct smb2_create_req;
+struct smb_ntsd;
+struct ksmbd_share_config_response;
 
 /**
  * struct ksmbd_aapl_query - a parsed kAAPL_SERVER_QUERY request
@@ -50,6 +55,25 @@ struct ksmbd_apple_open {
 	struct ksmbd_aapl_query query;
 };
 
+/**
+ * struct ksmbd_apple_fs_size - sizes reported by FS_(FULL_)SIZE_INFORMATION
+ * @total:            total size
+ * @caller_avail:     space available to the caller
+ * @actual_avail:     free space
+ * @sectors_per_unit: sectors per allocation unit
+ * @bytes_per_sector: bytes per sector
+ *
+ * The three sizes are in bytes on the way into ksmbd_apple_tm_fs_size()
+ * and in allocation units on the way out.
+ */
+struct ksmbd_apple_fs_size {
+	u64 total;
+	u64 caller_avail;
+	u64 actual_avail;
+	u32 sectors_per_unit;
+	u32 bytes_per_sector;
+};
+
 #if IS_ENABLED(CONFIG_SMB_SERVER_APPLE)
 
 int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
@@ -60,6 +84,36 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
 				    struct ksmbd_share_config *share,
 				    struct ksmbd_apple_open *ao, char *buf);
 void ksmbd_apple_set_model(const char *model, size_t size);
+int ksmbd_apple_nfs_aces_add(struct smb_ntsd *sd, unsigned int *len,
+			     size_t room, umode_t mode, u32 uid, u32 gid);
+int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int len,
+			      umode_t *mode);
+int ksmbd_apple_nfs_set_mode(const struct path *path, umode_t mode);
+int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
+			   struct ksmbd_apple_fs_size *sz);
+void ksmbd_apple_tm_free(struct ksmbd_share_config *share);
+int ksmbd_apple_fullfsync(struct file *filp);
+
+/**
+ * ksmbd_apple_share_init() - take a share's Apple settings from ksmbd.mountd
+ * @share: the new share
+ * @resp:  ksmbd.mountd's share configuration
+ */
+static inline void
+ksmbd_apple_share_init(struct ksmbd_share_config *share,
+		       const struct ksmbd_share_config_response *resp)
+{
+	share->time_machine_max_size = resp->time_machine_max_size;
+}
+
+/**
+ * ksmbd_apple_share_free() - free a share's Apple state
+ * @share: the share, being freed
+ */
+static inline void ksmbd_apple_share_free(struct ksmbd_share_config *share)
+{
+	ksmbd_apple_tm_free(share);
+}
 
 #else
 
@@ -80,6 +134,46 @@ static inline unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
 }
 
 static inline void ksmbd_apple_set_model(const char *model, size_t size)
+{
+}
+
+static inline int ksmbd_apple_nfs_aces_add(struct smb_ntsd *sd,
+					   unsigned int *len, size_t room,
+					   umode_t mode, u32 uid, u32 gid)
+{
+	return 0;
+}
+
+static inline int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd,
+					    unsigned int len, umode_t *mode)
+{
+	return 0;
+}
+
+static inline int ksmbd_apple_nfs_set_mode(const struct path *path,
+					   umode_t mode)
+{
+	return 0;
+}
+
+static inline int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
+					 struct ksmbd_apple_fs_size *sz)
+{
+	return -ENOENT;
+}
+
+static inline int ksmbd_apple_fullfsync(struct file *filp)
+{
+	return 0;
+}
+
+static inline void
+ksmbd_apple_share_init(struct ksmbd_share_config *share,
+		       const struct ksmbd_share_config_response *resp)
+{
+}
+
+static inline void ksmbd_apple_share_free(struct ksmbd_share_config *share)
 {
 }
 
@@ -112,6 +206,25 @@ static inline bool ksmbd_conn_is_aapl(struct ksmbd_conn *conn)
 }
 
 /**
+ * ksmbd_apple_file_id() - the file id a client is given for an inode
+ * @conn: connection
+ * @ino:  inode number
+ *
+ * Apple clients take file ids for HFS+ catalog node ids, which are never
+ * reused and unique on the volume; inode numbers are neither (inodes are
+ * reused, and a share may span btrfs subvolumes). Given 0, the macOS
+ * client stops trusting file ids and identifies files by name. Every file
+ * id an Apple client sees is 0: in directory listings, in the QFid create
+ * context and in FileInternalInformation and FileAllInformation.
+ *
+ * Return: 0 for a connection that negotiated AAPL, else @ino
+ */
+static inline u64 ksmbd_apple_file_id(struct ksmbd_conn *conn, u64 ino)
+{
+	return ksmbd_conn_is_aapl(conn) ? 0 : ino;
+}
+
+/**
  * ksmbd_conn_readdir_attr() - does @conn get enriched directory entries?
  * @conn: connection
  *
@@ -133,6 +246,46 @@ static inline bool ksmbd_conn_readdir_attr_v2(struct ksmbd_conn *conn)
 	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && conn->aapl_readdir_attr_v2;
 }
 
+/**
+ * ksmbd_apple_nfs_aces() - do security descriptors on @share carry NFS ACEs?
+ * @conn:  connection
+ * @share: share of the tree connection
+ *
+ * A client that negotiated AAPL on a share with the Apple extensions reads
+ * and sets the UNIX mode, uid and gid as S-1-5-88 ACEs
+ * (kAAPL_SUPPORTS_NFS_ACE).
+ *
+ * Return: true if it does
+ */
+static inline bool ksmbd_apple_nfs_aces(struct ksmbd_conn *conn,
+					struct ksmbd_share_config *share)
+{
+	return ksmbd_conn_is_aapl(conn) && ksmbd_apple_share(share);
+}
+
+/**
+ * ksmbd_apple_fullfsync_req() - is this SMB2 FLUSH an F_FULLFSYNC?
+ * @conn:      connection
+ * @share:     share of the tree connection
+ * @reserved1: the FLUSH request's Reserved1 field
+ *
+ * macOS marks the FLUSH of an F_FULLFSYNC with Reserved1 = 0xFFFF, on a
+ * volume whose AAPL volume capabilities include FULL_SYNC, which ksmbd
+ * advertises on the shares with the Apple extensions.
+ *
+ * Return: true if the flush must be a full one
+ */
+static inline bool ksmbd_apple_fullfsync_req(struct ksmbd_conn *conn,
+					     struct ksmbd_share_config *share,
+					     __le16 reserved1)
+{
+	return reserved1 == cpu_to_le16(0xFFFF) &&
+		ksmbd_conn_is_aapl(conn) && ksmbd_apple_share(share);
+}
+
+/* Room the three NFS ACEs take in a DACL: ACE header, SID, 3 sub-authorities */
+#define KSMBD_APPLE_NFS_ACES_SIZE	(3 * (8 + 8 + 3 * 4))
+
 #if IS_ENABLED(CONFIG_KUNIT)
 int ksmbd_aapl_find_query(struct smb2_create_req *req,
 			  struct ksmbd_aapl_query *query);
@@ -143,6 +296,11 @@ void ksmbd_aapl_negotiate(const struct ksmbd_aapl_query *query,
 			  struct ksmbd_aapl_reply *reply);
 unsigned int ksmbd_aapl_build_rsp(char *buf,
 				  const struct ksmbd_aapl_reply *reply);
+int ksmbd_apple_plist_u64(const char *buf, size_t len, const char *key,
+			  u64 *val);
+int ksmbd_apple_tm_add_bundle(u64 *used, u64 band_size, u64 nbands);
+void ksmbd_apple_tm_limit(struct ksmbd_apple_fs_size *sz, u64 max_size,
+			  u64 used);
 #endif
 
 #endif /* __KSMBD_APPLE_H__ */

@@ -23,6 +23,9 @@
 #define NFS_ACE		SMB2_CRTCTX_AAPL_SUPPORTS_NFS_ACE
 #define FULL_SYNC	SMB2_CRTCTX_AAPL_FULL_SYNC
 
+/* Server capabilities advertised to every client */
+#define BASE_CAPS	(UNIX_BASED | OSX_COPYFILE | NFS_ACE)
+
 /* Client capabilities sent by macOS and by smbtorture's vfs.fruit */
 #define MACOS_CAPS	0x3f
 #define TORTURE_CAPS	(READ_DIR_ATTR | UNIX_BASED | NFS_ACE)
@@ -274,48 +277,48 @@ struct negotiate_case {
 static const struct negotiate_case negotiate_cases[] = {
 	{
 		"macOS on a time machine share", CAPS_ALL, MACOS_CAPS, true,
-		CAPS_ALL, UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR_V2, FULL_SYNC,
+		CAPS_ALL, BASE_CAPS | READ_DIR_ATTR_V2, FULL_SYNC,
 	},
 	{
 		"smbtorture on a time machine share", CAPS_ALL, TORTURE_CAPS, true,
-		CAPS_ALL, UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR, FULL_SYNC,
+		CAPS_ALL, BASE_CAPS | READ_DIR_ATTR, FULL_SYNC,
 	},
 	{
 		"client without READ_DIR_ATTR", CAPS_ALL, UNIX_BASED, true,
-		CAPS_ALL, UNIX_BASED | OSX_COPYFILE, FULL_SYNC,
+		CAPS_ALL, BASE_CAPS, FULL_SYNC,
 	},
 	{
 		"client with V1 and V2", CAPS_ALL, READ_DIR_ATTR | READ_DIR_ATTR_V2, true,
-		CAPS_ALL, UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR_V2, FULL_SYNC,
+		CAPS_ALL, BASE_CAPS | READ_DIR_ATTR_V2, FULL_SYNC,
 	},
 	{
 		"share without full sync", CAPS_ALL, TORTURE_CAPS, false,
-		CAPS_ALL, UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR, 0,
+		CAPS_ALL, BASE_CAPS | READ_DIR_ATTR, 0,
 	},
 	{
 		"empty request bitmap", 0, MACOS_CAPS, true,
-		0, UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR_V2, FULL_SYNC,
+		0, BASE_CAPS | READ_DIR_ATTR_V2, FULL_SYNC,
 	},
 	{
 		"server caps only", SMB2_CRTCTX_AAPL_SERVER_CAPS, TORTURE_CAPS, true,
-		SMB2_CRTCTX_AAPL_SERVER_CAPS, UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR,
+		SMB2_CRTCTX_AAPL_SERVER_CAPS, BASE_CAPS | READ_DIR_ATTR,
 		FULL_SYNC,
 	},
 	{
 		"volume caps only", SMB2_CRTCTX_AAPL_VOLUME_CAPS, 0, true,
-		SMB2_CRTCTX_AAPL_VOLUME_CAPS, UNIX_BASED | OSX_COPYFILE, FULL_SYNC,
+		SMB2_CRTCTX_AAPL_VOLUME_CAPS, BASE_CAPS, FULL_SYNC,
 	},
 	{
 		"model only", SMB2_CRTCTX_AAPL_MODEL_INFO, 0, false,
-		SMB2_CRTCTX_AAPL_MODEL_INFO, UNIX_BASED | OSX_COPYFILE, 0,
+		SMB2_CRTCTX_AAPL_MODEL_INFO, BASE_CAPS, 0,
 	},
 	{
 		"unknown bitmap bits are dropped", ~0ULL, 0, false,
-		CAPS_ALL, UNIX_BASED | OSX_COPYFILE, 0,
+		CAPS_ALL, BASE_CAPS, 0,
 	},
 	{
 		"only unknown bitmap bits", ~(u64)CAPS_ALL, 0, false,
-		0, UNIX_BASED | OSX_COPYFILE, 0,
+		0, BASE_CAPS, 0,
 	},
 };
 
@@ -517,7 +520,7 @@ static void aapl_macos_round_trip_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, get_unaligned_le32(buf + 12), 56);	/* DataLength */
 	KUNIT_EXPECT_EQ(test, get_unaligned_le64(buf + 32), CAPS_ALL);
 	KUNIT_EXPECT_EQ(test, get_unaligned_le64(buf + 40),
-			UNIX_BASED | OSX_COPYFILE | READ_DIR_ATTR_V2);
+			BASE_CAPS | READ_DIR_ATTR_V2);
 	KUNIT_EXPECT_EQ(test, get_unaligned_le64(buf + 48), FULL_SYNC);
 	KUNIT_EXPECT_EQ(test, get_unaligned_le32(buf + 60), 16);
 }

@@ -97,7 +97,7 @@ MACOS_CLIENT_CAPS = (AAPL_READ_DIR_ATTR | AAPL_OSX_COPYFILE | AAPL_UNIX_BASED |
                      AAPL_NFS_ACE | AAPL_READ_DIR_ATTR_V2 | AAPL_HIFI)
 
 # What ksmbd advertises on a time machine share
-KSMBD_BASE_SERVER_CAPS = AAPL_UNIX_BASED | AAPL_OSX_COPYFILE
+KSMBD_BASE_SERVER_CAPS = AAPL_UNIX_BASED | AAPL_OSX_COPYFILE | AAPL_NFS_ACE
 KSMBD_TM_VOLUME_CAPS = AAPL_FULL_SYNC
 
 # AAPL reply DataLength: CommandCode, Reserved, ReplyBitmap (16 bytes), then
@@ -631,18 +631,18 @@ def build_checks():
     rd_v2 = KSMBD_BASE_SERVER_CAPS | AAPL_READ_DIR_ATTR_V2
     checks = [
         ('tm: query bitmap 7, client caps 0x0D (smbtorture): reply '
-         'byte-exact, DataLength 56, server caps 0x07, volume caps 0x04, '
+         'byte-exact, DataLength 56, server caps 0x0F, volume caps 0x04, '
          'model MacSamba',
          partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
                  client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
                  data_length=AAPL_RSP_ALL_FIELDS_LEN)),
         ('tm: the reply carries no context but AAPL',
          check_reply_only_aapl),
-        ('tm: query bitmap 7, client caps 0x3F (macOS): server caps 0x16',
+        ('tm: query bitmap 7, client caps 0x3F (macOS): server caps 0x1E',
          partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
                  client_caps=MACOS_CLIENT_CAPS, server_caps=rd_v2,
                  data_length=AAPL_RSP_ALL_FIELDS_LEN)),
-        ('tm: query client caps 0: server caps 0x06 (no READ_DIR_ATTR)',
+        ('tm: query client caps 0: server caps 0x0E (no READ_DIR_ATTR)',
          partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
                  client_caps=0, server_caps=KSMBD_BASE_SERVER_CAPS,
                  data_length=AAPL_RSP_ALL_FIELDS_LEN)),

@@ -1,0 +1,454 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# End-to-end tests of ksmbd's Apple extensions beyond the AAPL context:
+# NFS ACEs (the UNIX mode, uid and gid as S-1-5-88 ACEs), F_FULLFSYNC
+# flushes and the time machine size limit. Each check talks SMB to ksmbd
+# and looks at the share's files directly, so it runs on the server (the
+# test VM) as root, with the shares of ksmbd.conf. Output is TAP.
+
+import os
+import shutil
+import struct
+import sys
+
+from impacket.smb3structs import (
+    FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_OVERWRITE_IF,
+    FILE_READ_ATTRIBUTES, FILE_SHARE_READ, FILE_SHARE_WRITE, GENERIC_ALL,
+    READ_CONTROL, SMB2_FLUSH, SMB2Flush, WRITE_DAC)
+
+from aapl_wire import (
+    AAPL_ALL_FIELDS, Client, CheckFailed, STATUS_SUCCESS, aapl_context,
+    aapl_query, expect, status_name)
+
+SHARE_TM = 'tm'              # /srv/tm, tmpfs, time machine = yes
+SHARE_TM_EXT4 = 'tm_ext4'    # /srv/ext4, ext4, time machine = yes
+SHARE_PLAIN = 'plain'        # /srv/tm without the Apple extensions
+SHARE_PATH = {SHARE_TM: '/srv/tm', SHARE_PLAIN: '/srv/tm',
+              SHARE_TM_EXT4: '/srv/ext4'}
+
+SMB2_0_INFO_FILESYSTEM = 2
+SMB2_0_INFO_SECURITY = 3
+FS_SIZE_INFORMATION = 3
+FS_FULL_SIZE_INFORMATION = 7
+OWNER_SECINFO = 1
+GROUP_SECINFO = 2
+DACL_SECINFO = 4
+ACCESS_DENIED_ACE_TYPE = 1
+STATUS_INVALID_PARAMETER = 0xC000000D
+
+QUOTA_PLIST = '.com.apple.TimeMachine.quota.plist'
+RUN_TAG = 'apple-e2e-%d' % os.getpid()
+
+# --- Security descriptors (MS-DTYP 2.4.6) ----------------------------------
+
+
+def parse_sid(buf, off):
+    rev, count = buf[off], buf[off + 1]
+    auth = int.from_bytes(buf[off + 2:off + 8], 'big')
+    subs = struct.unpack_from('<%dI' % count, buf, off + 8)
+    return (rev, auth) + subs
+
+
+def parse_dacl(sd):
+    """The ACEs of a self-relative security descriptor's DACL, as tuples
+    (type, flags, mask, sid, raw bytes)."""
+    dacl_off = struct.unpack_from('<I', sd, 16)[0]
+    if not dacl_off:
+        return None
+    _, _, size, count, _ = struct.unpack_from('<BBHHH', sd, dacl_off)
+    expect(dacl_off + size <= len(sd), 'DACL runs past the descriptor')
+    aces, pos = [], dacl_off + 8
+    for _ in range(count):
+        typ, flags, asize, mask = struct.unpack_from('<BBHI', sd, pos)
+        aces.append((typ, flags, mask, parse_sid(sd, pos + 8),
+                     sd[pos:pos + asize]))
+        pos += asize
+    expect(pos == dacl_off + size, 'DACL size %d, ACEs end at %d'
+           % (size, pos - dacl_off))
+    return aces
+
+
+def nfs_aces(aces):
+    return [a for a in aces if a[3][:3] == (1, 5, 88)]
+
+
+def nfs_ace(kind, value):
+    sid = struct.pack('<BB6sIII', 1, 3, (5).to_bytes(6, 'big'), 88, kind,
+                      value)
+    return struct.pack('<BBHI', ACCESS_DENIED_ACE_TYPE, 0, 8 + len(sid),
+                       0) + sid
+
+
+def build_sd(aces):
+    """A self-relative descriptor with only a DACL made of raw ACEs."""
+    body = b''.join(aces)
+    dacl = struct.pack('<BBHHH', 2, 0, 8 + len(body), len(aces), 0) + body
+    # Control: DACL_PRESENT | SELF_RELATIVE
+    return struct.pack('<BBHIIII', 1, 0, 0x8004, 0, 0, 0, 20) + dacl
+
+
+# --- Clients ---------------------------------------------------------------
+
+
+def apple_client(share):
+    """A connection that negotiated AAPL, as macOS does at mount time."""
+    c = Client(share)
+    reply = c.create('', aapl_context(aapl_query(AAPL_ALL_FIELDS)))
+    expect(reply.status == STATUS_SUCCESS, 'AAPL CREATE failed: %s'
+           % status_name(reply.status))
+    return c
+
+
+def open_file(c, name, disposition=FILE_OPEN, access=GENERIC_ALL):
+    return c.smb3.create(c.tid, name, access,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE,
+                         FILE_NON_DIRECTORY_FILE, disposition, 0)
+
+
+def query_sd(c, fid):
+    return bytes(c.smb3.queryInfo(c.tid, fid, infoType=SMB2_0_INFO_SECURITY,
+                                  fileInfoClass=0, additionalInformation=
+                                  OWNER_SECINFO | GROUP_SECINFO |
+                                  DACL_SECINFO))
+
+
+def set_dacl(c, fid, sd):
+    c.smb3.setInfo(c.tid, fid, inputBlob=sd, infoType=SMB2_0_INFO_SECURITY,
+                   fileInfoClass=0, additionalInformation=DACL_SECINFO)
+
+
+def fs_size(c, info_class):
+    """(total, caller avail, actual avail, sectors/unit, bytes/sector)."""
+    fid = c.smb3.create(c.tid, '', FILE_READ_ATTRIBUTES,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE, 0, FILE_OPEN, 0)
+    try:
+        buf = bytes(c.smb3.queryInfo(c.tid, fid,
+                                     infoType=SMB2_0_INFO_FILESYSTEM,
+                                     fileInfoClass=info_class))
+    finally:
+        c.smb3.close(c.tid, fid)
+    if info_class == FS_SIZE_INFORMATION:
+        total, avail, spu, bps = struct.unpack_from('<QQII', buf)
+        return total, avail, avail, spu, bps
+    return struct.unpack_from('<QQQII', buf)
+
+
+def flush(c, fid, reserved1):
+    req = SMB2Flush()
+    req['Reserved1'] = reserved1
+    req['FileID'] = fid
+    return c._send(SMB2_FLUSH, req)['Status']
+
+
+# --- NFS ACEs --------------------------------------------------------------
+
+
+def check_nfs_aces_query():
+    """Exactly one mode, one uid and one gid ACE, with the file's values,
+    as ACCESS_DENIED ACEs with an empty mask, after the ordinary ones."""
+    name = RUN_TAG + '-nfs-query'
+    c = apple_client(SHARE_TM)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        path = os.path.join(SHARE_PATH[SHARE_TM], name)
+        os.chmod(path, 0o640)
+        st = os.stat(path)
+        aces = parse_dacl(query_sd(c, fid))
+        nfs = nfs_aces(aces)
+        want = [(3, st.st_mode), (1, st.st_uid), (2, st.st_gid)]
+        got = [(a[3][3], a[3][4]) for a in nfs]
+        expect(got == want, 'NFS ACEs %r, expected %r' % (got, want))
+        for a in nfs:
+            expect(a[0] == ACCESS_DENIED_ACE_TYPE and a[1] == 0 and
+                   a[2] == 0, 'NFS ACE %r is not DENIED/0/0' % (a[:3],))
+        expect(aces[-3:] == nfs, 'NFS ACEs are not the last three')
+        expect(len(aces) > 3, 'no ordinary ACE left beside the NFS ACEs')
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+def check_nfs_aces_chmod():
+    """The macOS chmod: the DACL sent back with the mode ACE changed, and
+    duplicate uid/gid ACEs added, sets the mode; a re-query shows exactly
+    one of each again."""
+    name = RUN_TAG + '-nfs-chmod'
+    c = apple_client(SHARE_TM)
+    fid = open_file(c, name, FILE_OVERWRITE_IF,
+                    GENERIC_ALL | READ_CONTROL | WRITE_DAC)
+    path = os.path.join(SHARE_PATH[SHARE_TM], name)
+    try:
+        os.chmod(path, 0o644)
+        aces = parse_dacl(query_sd(c, fid))
+        st = os.stat(path)
+        raw = [a[4] for a in aces if a not in nfs_aces(aces)]
+        raw += [nfs_ace(3, 0o100604), nfs_ace(1, st.st_uid),
+                nfs_ace(2, st.st_gid), nfs_ace(1, st.st_uid),
+                nfs_ace(2, st.st_gid)]
+        set_dacl(c, fid, build_sd(raw))
+        mode = os.stat(path).st_mode & 0o7777
+        expect(mode == 0o604, 'mode after the NFS ACE chmod is %o, '
+               'expected 604' % mode)
+        got = [(a[3][3], a[3][4]) for a in nfs_aces(parse_dacl(
+            query_sd(c, fid)))]
+        want = [(3, 0o100604), (1, st.st_uid), (2, st.st_gid)]
+        expect(got == want, 'after the set: NFS ACEs %r, expected %r'
+               % (got, want))
+
+        # A DACL of nothing but a mode ACE changes only the mode
+        set_dacl(c, fid, build_sd([nfs_ace(3, 0o750)]))
+        mode = os.stat(path).st_mode & 0o7777
+        expect(mode == 0o750, 'mode after a mode-only DACL is %o, '
+               'expected 750' % mode)
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+def check_nfs_aces_malformed():
+    """A DACL whose ACE runs past its end is refused, the mode unchanged."""
+    name = RUN_TAG + '-nfs-bad'
+    c = apple_client(SHARE_TM)
+    fid = open_file(c, name, FILE_OVERWRITE_IF,
+                    GENERIC_ALL | READ_CONTROL | WRITE_DAC)
+    path = os.path.join(SHARE_PATH[SHARE_TM], name)
+    try:
+        os.chmod(path, 0o644)
+        sd = bytearray(build_sd([nfs_ace(3, 0o777)]))
+        sd[20 + 8 + 2] = 200      # ACE size past the DACL
+        try:
+            set_dacl(c, fid, bytes(sd))
+            raise CheckFailed('a DACL with an ACE past its end was accepted')
+        except CheckFailed:
+            raise
+        except Exception as e:
+            code = getattr(e, 'get_error_code', lambda: 0)() & 0xFFFFFFFF
+            expect(code == STATUS_INVALID_PARAMETER,
+                   'malformed DACL: %s (0x%08X), expected '
+                   'STATUS_INVALID_PARAMETER' % (e, code))
+        mode = os.stat(path).st_mode & 0o7777
+        expect(mode == 0o644, 'mode changed to %o by a refused DACL' % mode)
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+def check_no_nfs_aces(share, negotiate):
+    """No NFS ACE without AAPL, or on a share without the Apple extensions."""
+    name = RUN_TAG + '-nfs-none-' + share
+    c = apple_client(share) if negotiate else Client(share)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        nfs = nfs_aces(parse_dacl(query_sd(c, fid)))
+        expect(not nfs, 'unexpected NFS ACEs: %r' % nfs)
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+# --- F_FULLFSYNC -----------------------------------------------------------
+
+
+def check_fullfsync(share):
+    """A FLUSH with Reserved1 = 0xFFFF (F_FULLFSYNC) succeeds on a written
+    file, and the data is there; an unknown handle still fails."""
+    name = RUN_TAG + '-fullsync-' + share
+    c = apple_client(share)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        c.smb3.writeFile(c.tid, fid, b'band data' * 1000, 0)
+        status = flush(c, fid, 0xFFFF)
+        expect(status == STATUS_SUCCESS, 'FULLFSYNC flush: %s'
+               % status_name(status))
+        status = flush(c, fid, 0)
+        expect(status == STATUS_SUCCESS, 'plain flush: %s'
+               % status_name(status))
+        with open(os.path.join(SHARE_PATH[share], name), 'rb') as f:
+            expect(f.read() == b'band data' * 1000, 'data not on disk')
+        bad = b'\xff' * 16
+        status = flush(c, bad, 0xFFFF)
+        expect(status != STATUS_SUCCESS, 'FULLFSYNC of an unknown handle '
+               'succeeded')
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+# --- Time machine size limit -----------------------------------------------
+
+INFO_PLIST = '''<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" \
+"http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>CFBundleInfoDictionaryVersion</key>
+	<string>6.0</string>
+	<key>band-size</key>
+	<integer>%d</integer>
+	<key>diskimage-bundle-type</key>
+	<string>com.apple.diskimage.sparsebundle</string>
+	<key>size</key>
+	<integer>1099511627776</integer>
+</dict>
+</plist>
+'''
+
+QUOTA = '''<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0">
+<dict>
+	<key>GlobalQuota</key>
+	<integer>%d</integer>
+</dict>
+</plist>
+'''
+
+MiB = 1 << 20
+
+
+def smb_mkdir(c, path):
+    c.conn.createDirectory(c.share, path)
+
+
+def make_bundle(c, name, band_size, bands):
+    smb_mkdir(c, name)
+    c.put(name + '/Info.plist', (INFO_PLIST % band_size).encode())
+    smb_mkdir(c, name + '/bands')
+    for i in range(bands):
+        c.put('%s/bands/%x' % (name, i), b'')
+
+
+def add_bands(c, name, first, count):
+    for i in range(first, first + count):
+        c.put('%s/bands/%x' % (name, i), b'')
+
+
+def expect_limited(c, limit, used):
+    for cls in (FS_SIZE_INFORMATION, FS_FULL_SIZE_INFORMATION):
+        got = fs_size(c, cls)
+        free = max(limit - used, 0) // 1024
+        want = (limit // 1024, free, free, 2, 512)
+        expect(got == want, 'FS info class %d: %r, expected %r '
+               '(limit %d, used %d)' % (cls, got, want, limit, used))
+
+
+def check_tm_limit():
+    """With a quota property list, the sizes are the limit and the limit
+    minus the sparse bundles; they follow new bands and bundles; without
+    one, they are the filesystem's again."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    quota = os.path.join(root, QUOTA_PLIST)
+    limit = 128 * MiB          # the ext4 share's disk has 256 MiB
+    c = apple_client(share)
+    b1, b2 = RUN_TAG + '-A.sparsebundle', RUN_TAG + '-B.sparsebundle'
+    try:
+        plain = fs_size(c, FS_FULL_SIZE_INFORMATION)
+        with open(quota, 'w') as f:
+            f.write(QUOTA % limit)
+        expect_limited(c, limit, 0)
+        make_bundle(c, b1, MiB, 3)
+        expect_limited(c, limit, 3 * MiB)
+        add_bands(c, b1, 3, 5)
+        expect_limited(c, limit, 8 * MiB)
+        # A second Mac's bundle, and an ordinary directory that is no bundle
+        make_bundle(c, b2, 16 * MiB, 2)
+        smb_mkdir(c, RUN_TAG + '-not-a-bundle')
+        expect_limited(c, limit, 8 * MiB + 32 * MiB)
+        c.delete('%s/bands/%x' % (b1, 7))
+        expect_limited(c, limit, 7 * MiB + 32 * MiB)
+        # Bundles beyond the limit: no free space, no negative numbers
+        add_bands(c, b2, 2, 6)
+        expect_limited(c, limit, 7 * MiB + 128 * MiB)
+        # A bundle whose band size overflows the arithmetic: full
+        with open(os.path.join(root, b2, 'Info.plist'), 'w') as f:
+            f.write(INFO_PLIST % (1 << 62))
+        expect_limited(c, limit, 1 << 64)
+        # Hostile property lists are ignored: sizes of the filesystem
+        for text in ('<key>GlobalQuota</key><integer>-5</integer>',
+                     '<key>GlobalQuota</key><integer>99999999999999999999'
+                     '</integer>', 'x' * (70 * 1024), ''):
+            with open(quota, 'w') as f:
+                f.write(text)
+            got = fs_size(c, FS_FULL_SIZE_INFORMATION)
+            expect(got[0] == plain[0] and got[3:] == plain[3:],
+                   'quota %r...: %r, expected the filesystem\'s %r'
+                   % (text[:40], got, plain))
+        os.unlink(quota)
+        got = fs_size(c, FS_FULL_SIZE_INFORMATION)
+        expect(got[0] == plain[0] and got[3:] == plain[3:],
+               'without a quota: %r, expected %r' % (got, plain))
+    finally:
+        if os.path.exists(quota):
+            os.unlink(quota)
+        for d in (b1, b2, RUN_TAG + '-not-a-bundle'):
+            shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+        c.logoff()
+
+
+def check_tm_limit_plain_share():
+    """A share without the Apple extensions ignores a quota plist."""
+    root = SHARE_PATH[SHARE_PLAIN]
+    quota = os.path.join(root, QUOTA_PLIST)
+    c = Client(SHARE_PLAIN)
+    saved = None
+    try:
+        if os.path.exists(quota):
+            with open(quota) as f:
+                saved = f.read()
+        with open(quota, 'w') as f:
+            f.write(QUOTA % 32768)
+        got = fs_size(c, FS_FULL_SIZE_INFORMATION)
+        expect(got[3:] == (1, 4096) and got[0] > 32,
+               'share without the Apple extensions: %r' % (got,))
+    finally:
+        if saved is None:
+            os.unlink(quota)
+        else:
+            with open(quota, 'w') as f:
+                f.write(saved)
+        c.logoff()
+
+
+CHECKS = [
+    ('NFS ACEs: query returns one mode, uid and gid ACE',
+     check_nfs_aces_query),
+    ('NFS ACEs: set applies the mode and collapses duplicates',
+     check_nfs_aces_chmod),
+    ('NFS ACEs: malformed DACL refused with INVALID_PARAMETER',
+     check_nfs_aces_malformed),
+    ('NFS ACEs: none without AAPL',
+     lambda: check_no_nfs_aces(SHARE_TM, False)),
+    ('NFS ACEs: none on a share without the Apple extensions',
+     lambda: check_no_nfs_aces(SHARE_PLAIN, True)),
+    ('FULLFSYNC flush on tmpfs', lambda: check_fullfsync(SHARE_TM)),
+    ('FULLFSYNC flush on ext4', lambda: check_fullfsync(SHARE_TM_EXT4)),
+    ('time machine size limit follows bands and bundles', check_tm_limit),
+    ('time machine size limit: not on shares without the Apple extensions',
+     check_tm_limit_plain_share),
+]
+
+
+def main():
+    print('1..%d' % len(CHECKS))
+    failed = 0
+    for i, (name, check) in enumerate(CHECKS, 1):
+        try:
+            check()
+            print('ok %d - %s' % (i, name))
+        except Exception as e:
+            failed += 1
+            print('not ok %d - %s' % (i, name))
+            for line in ('%s: %s' % (type(e).__name__, e)).splitlines():
+                print('# ' + line)
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
