@@ -3,23 +3,29 @@
 #
 # End-to-end tests of ksmbd's Apple extensions beyond the AAPL context:
 # NFS ACEs (the UNIX mode, uid and gid as S-1-5-88 ACEs), F_FULLFSYNC
-# flushes and the time machine size limit. Each check talks SMB to ksmbd
+# flushes, the time machine size limit and a backup-shaped run with a
+# durable reconnect. Each check talks SMB to ksmbd
 # and looks at the share's files directly, so it runs on the server (the
 # test VM) as root, with the shares of ksmbd.conf. Output is TAP.
 
+import hashlib
 import os
+import random
 import shutil
 import struct
 import sys
+import uuid
 
 from impacket.smb3structs import (
-    FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_OVERWRITE_IF,
-    FILE_READ_ATTRIBUTES, FILE_SHARE_READ, FILE_SHARE_WRITE, GENERIC_ALL,
-    READ_CONTROL, SMB2_FLUSH, SMB2Flush, WRITE_DAC)
+    FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_OPEN_IF, FILE_OVERWRITE_IF,
+    FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_READ_EA, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, GENERIC_ALL, READ_CONTROL, SMB2_FLUSH, SMB2Create,
+    SMB2Flush, SMB2Write, WRITE_DAC)
 
 from aapl_wire import (
-    AAPL_ALL_FIELDS, Client, CheckFailed, STATUS_SUCCESS, aapl_context,
-    aapl_query, expect, status_name)
+    AAPL_ALL_FIELDS, CREATE_REQ_FIXED_LEN, CREATE_RSP_FORMAT, SMB2_HEADER_LEN,
+    Client, CheckFailed, STATUS_SUCCESS, aapl_context, aapl_query, align,
+    context, expect, parse_contexts, status_name)
 
 SHARE_TM = 'tm'              # /srv/tm, tmpfs, time machine = yes
 SHARE_TM_EXT4 = 'tm_ext4'    # /srv/ext4, ext4, time machine = yes
@@ -415,6 +421,190 @@ def check_tm_limit_plain_share():
         c.logoff()
 
 
+# --- Durable handles: the Time Machine destination probe and reconnect ---
+
+SMB2_CREATE = 5
+SMB2_WRITE = 9
+LEASE_RH = 0x03
+LEASE_RWH = 0x07
+
+
+def lease_ctx(key, state):
+    """RqLs, version 2 (SMB 3): key, state, flags, duration, parent, epoch."""
+    return (b'RqLs', struct.pack('<16sIIQ16sHH', key, state, 0, 0,
+                                 b'\0' * 16, 0, 0))
+
+
+def dh2q_ctx(guid, timeout=0):
+    return (b'DH2Q', struct.pack('<II8s16s', timeout, 0, b'\0' * 8, guid))
+
+
+def dh2c_ctx(file_id, guid):
+    return (b'DH2C', struct.pack('<16s16sI', file_id, guid, 0))
+
+
+def raw_create(c, name, contexts, access, disposition, share):
+    """A CREATE with the given (name, data) contexts; the handle stays
+    open. Returns (status, file id, {context name: data})."""
+    req = SMB2Create()
+    req['RequestedOplockLevel'] = 0xFF          # SMB2_OPLOCK_LEVEL_LEASE
+    req['ImpersonationLevel'] = 2
+    req['DesiredAccess'] = access
+    req['FileAttributes'] = 0
+    req['ShareAccess'] = share
+    req['CreateDisposition'] = disposition
+    req['CreateOptions'] = FILE_NON_DIRECTORY_FILE
+    name_bytes = name.encode('utf-16-le')
+    req['NameLength'] = len(name_bytes)
+    fixed = SMB2_HEADER_LEN + CREATE_REQ_FIXED_LEN
+    buf = name_bytes.ljust(align(fixed + len(name_bytes)) - fixed, b'\0')
+    ctxs = b''
+    for i, (cname, data) in enumerate(contexts):
+        last = i == len(contexts) - 1
+        one = context(cname, data, pad=not last)
+        if not last:
+            one = struct.pack('<I', len(one)) + one[4:]
+        ctxs += one
+    req['CreateContextsOffset'] = fixed + len(buf)
+    req['CreateContextsLength'] = len(ctxs)
+    req['Buffer'] = buf + ctxs
+    ans = c._send(SMB2_CREATE, req)
+    if ans['Status'] != STATUS_SUCCESS:
+        return ans['Status'], None, {}
+    body = ans['Data']
+    fields = struct.unpack_from(CREATE_RSP_FORMAT, body)
+    file_id, ctx_off, ctx_len = fields[-3:]
+    got = {}
+    if ctx_len:
+        start = ctx_off - SMB2_HEADER_LEN
+        for ctx in parse_contexts(body[start:start + ctx_len]):
+            got[ctx.name] = ctx.data
+    # Let impacket's own calls (write, close) use the handle
+    c.smb3._Session['OpenTable'][file_id] = {'FileID': file_id,
+                                             'TreeConnect': c.tid,
+                                             'FileName': name}
+    c.smb3.GlobalFileTable[name] = {'FileID': file_id}
+    return STATUS_SUCCESS, file_id, got
+
+
+def check_tm_probe():
+    """The Mac's destination probe: .com.apple.timemachine.supported-<uuid>
+    opened OPEN_IF with an R|H lease and DH2Q must come back durable."""
+    c = apple_client(SHARE_TM)
+    name = '.com.apple.timemachine.supported-' + str(uuid.uuid4()).upper()
+    try:
+        status, fid, ctx = raw_create(
+            c, name, [lease_ctx(os.urandom(16), LEASE_RH),
+                      dh2q_ctx(os.urandom(16))],
+            FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA,
+            FILE_OPEN_IF, FILE_SHARE_READ)
+        expect(status == STATUS_SUCCESS, 'probe CREATE: %s'
+               % status_name(status))
+        expect(b'DH2Q' in ctx, 'no durable handle granted (contexts: %r)'
+               % list(ctx))
+        timeout = struct.unpack_from('<I', ctx[b'DH2Q'])[0]
+        expect(timeout > 0, 'durable handle with timeout 0')
+        expect(b'RqLs' in ctx, 'no lease granted')
+        c.smb3.close(c.tid, fid)
+    finally:
+        try:
+            c.delete(name)
+        finally:
+            c.logoff()
+
+
+def check_tm_backup():
+    """A backup as Time Machine makes one: a sparse bundle, bands written
+    and F_FULLFSYNC flushed on a durable handle, free space shrinking; the
+    TCP connection dropped in the middle of a write; a new connection
+    reclaims the handle with DH2C and finishes; every byte is there."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    quota = os.path.join(root, QUOTA_PLIST)
+    bundle = RUN_TAG + '-backup.sparsebundle'
+    band = 1 * MiB
+    limit = 64 * MiB
+    data = [os.urandom(band) for _ in range(6)]
+    # The reconnecting client must present the same client GUID
+    # (MS-SMB2 3.3.5.9.12); impacket draws its GUID from random.
+    seed = os.urandom(8)
+    random.seed(seed)
+    c = apple_client(share)
+    try:
+        with open(quota, 'w') as f:
+            f.write(QUOTA % limit)
+        make_bundle(c, bundle, band, 0)
+        for i in range(5):
+            fid = open_file(c, '%s/bands/%x' % (bundle, i), FILE_OVERWRITE_IF)
+            for off in range(0, band, 64 * 1024):
+                c.smb3.writeFile(c.tid, fid, data[i][off:off + 64 * 1024],
+                                 off)
+            status = flush(c, fid, 0xFFFF)
+            expect(status == STATUS_SUCCESS, 'FULLFSYNC of band %d: %s'
+                   % (i, status_name(status)))
+            c.smb3.close(c.tid, fid)
+            expect_limited(c, limit, (i + 1) * band)
+
+        # Band 5 on a durable handle with a lease, as the Mac writes it
+        guid, key = os.urandom(16), os.urandom(16)
+        name = '%s/bands/5' % bundle
+        status, fid, ctx = raw_create(
+            c, name, [lease_ctx(key, LEASE_RWH), dh2q_ctx(guid, 60000)],
+            GENERIC_ALL, FILE_OVERWRITE_IF, FILE_SHARE_READ)
+        expect(status == STATUS_SUCCESS and b'DH2Q' in ctx,
+               'durable CREATE of band 5: %s, contexts %r'
+               % (status_name(status), list(ctx)))
+        half = band // 2
+        c.smb3.writeFile(c.tid, fid, data[5][:half], 0)
+        expect(flush(c, fid, 0xFFFF) == STATUS_SUCCESS, 'FULLFSYNC')
+        # A WRITE sent, then the connection cut before its answer
+        req = SMB2Write()
+        req['Buffer'] = data[5][half:half + 64 * 1024]
+        req['Length'] = 64 * 1024
+        req['Offset'] = half
+        req['FileID'] = fid
+        pkt = c.smb3.SMB_PACKET()
+        pkt['Command'] = SMB2_WRITE
+        pkt['TreeID'] = c.tid
+        pkt['Data'] = req
+        c.smb3.sendSMB(pkt)
+        c.smb3.get_socket().close()
+
+        # A new connection reclaims the handle and finishes the band
+        random.seed(seed)
+        c2 = apple_client(share)
+        try:
+            status, fid2, ctx = raw_create(
+                c2, name, [lease_ctx(key, LEASE_RWH), dh2c_ctx(fid, guid)],
+                GENERIC_ALL, FILE_OPEN, FILE_SHARE_READ)
+            expect(status == STATUS_SUCCESS, 'durable reconnect: %s'
+                   % status_name(status))
+            for off in range(half, band, 64 * 1024):
+                c2.smb3.writeFile(c2.tid, fid2,
+                                  data[5][off:off + 64 * 1024], off)
+            expect(flush(c2, fid2, 0xFFFF) == STATUS_SUCCESS, 'FULLFSYNC')
+            c2.smb3.close(c2.tid, fid2)
+            expect_limited(c2, limit, 6 * band)
+        finally:
+            c2.logoff()
+        for i in range(6):
+            with open(os.path.join(root, bundle, 'bands', '%x' % i),
+                      'rb') as f:
+                got = f.read()
+            expect(hashlib.sha256(got).digest() ==
+                   hashlib.sha256(data[i]).digest(),
+                   'band %d: %d bytes on disk differ from what was written'
+                   % (i, len(got)))
+    finally:
+        if os.path.exists(quota):
+            os.unlink(quota)
+        shutil.rmtree(os.path.join(root, bundle), ignore_errors=True)
+        try:
+            c.logoff()
+        except Exception:
+            pass
+
+
 CHECKS = [
     ('NFS ACEs: query returns one mode, uid and gid ACE',
      check_nfs_aces_query),
@@ -431,6 +621,10 @@ CHECKS = [
     ('time machine size limit follows bands and bundles', check_tm_limit),
     ('time machine size limit: not on shares without the Apple extensions',
      check_tm_limit_plain_share),
+    ('time machine destination probe gets a durable handle with a lease',
+     check_tm_probe),
+    ('time machine backup: bands, FULLFSYNC, free space, durable reconnect '
+     'after a dropped connection, every byte intact', check_tm_backup),
 ]
 
 
