@@ -219,12 +219,17 @@ static int tm_read_file(const struct path *dir, const char *name,
 			     &path);
 	if (rc)
 		return rc;
+	/* Not even opened unless regular: opening a FIFO would block */
+	if (!d_is_reg(path.dentry)) {
+		path_put(&path);
+		return -EINVAL;
+	}
 	filp = dentry_open(&path, O_RDONLY, current_cred());
 	path_put(&path);
 	if (IS_ERR(filp))
 		return PTR_ERR(filp);
 	size = i_size_read(file_inode(filp));
-	if (!S_ISREG(file_inode(filp)->i_mode) || size > TM_PLIST_MAX) {
+	if (size > TM_PLIST_MAX) {
 		rc = -EFBIG;
 		goto out;
 	}

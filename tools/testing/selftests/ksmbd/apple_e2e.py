@@ -385,6 +385,12 @@ def check_tm_limit():
             expect(got[0] == plain[0] and got[3:] == plain[3:],
                    'quota %r...: %r, expected the filesystem\'s %r'
                    % (text[:40], got, plain))
+        # A FIFO is not opened: the open would block the server
+        os.unlink(quota)
+        os.mkfifo(quota)
+        got = fs_size(c, FS_FULL_SIZE_INFORMATION)
+        expect(got[0] == plain[0] and got[3:] == plain[3:],
+               'quota plist that is a FIFO: %r, expected %r' % (got, plain))
         os.unlink(quota)
         got = fs_size(c, FS_FULL_SIZE_INFORMATION)
         expect(got[0] == plain[0] and got[3:] == plain[3:],
