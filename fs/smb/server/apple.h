@@ -14,8 +14,11 @@
 #include "connection.h"
 #include "ksmbd_netlink.h"
 #include "mgmt/share_config.h"
+#include "vfs_cache.h"
 
+struct dentry;
 struct file;
+struct ksmbd_file;
 struct path;
 struct smb2_create_req;
 struct smb_ntsd;
@@ -74,7 +77,95 @@ struct ksmbd_apple_fs_size {
 	u32 bytes_per_sector;
 };
 
+/* AFP_AfpInfo: the stream, and the FinderInfo in it */
+#define KSMBD_AFP_INFO_SIZE		60
+#define KSMBD_AFP_FINDER_OFFSET		16
+#define KSMBD_FINDER_INFO_SIZE		32
+
+/* AppleDouble entry ids, and where a new "._" file keeps its fork */
+#define KSMBD_AD_RSRC			2
+#define KSMBD_AD_FINDER_INFO		9
+#define KSMBD_AD_RSRC_OFFSET		82
+
+/**
+ * struct ksmbd_apple_adouble - what an AppleDouble header says
+ * @has_rsrc:    there is a resource fork entry
+ * @rsrc_off:    where the fork starts
+ * @rsrc_len:    its length: up to the end of the file
+ * @rsrc_len_at: where its entry's length field is
+ * @finfo_off:   where FinderInfo is
+ * @finfo_len:   its length; 0 if there is none
+ */
+struct ksmbd_apple_adouble {
+	bool has_rsrc;
+	u32 rsrc_off;
+	u64 rsrc_len;
+	u32 rsrc_len_at;
+	u32 finfo_off;
+	u32 finfo_len;
+};
+
+/**
+ * struct ksmbd_apple_rename - a file's resource fork, during its rename
+ * @dir:  the directory it is in
+ * @name: its AppleDouble file's name; NULL if there is nothing to move
+ */
+struct ksmbd_apple_rename {
+	struct dentry *dir;
+	char *name;
+};
+
 #if IS_ENABLED(CONFIG_SMB_SERVER_APPLE)
+
+int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
+			    char *stream_name, int s_type);
+ssize_t ksmbd_apple_stream_read(struct ksmbd_file *fp, char *buf,
+				loff_t *pos, size_t count);
+int ksmbd_apple_stream_write(struct ksmbd_file *fp, const char *buf,
+			     loff_t *pos, size_t count);
+int ksmbd_apple_stream_truncate(struct ksmbd_file *fp, loff_t len);
+loff_t ksmbd_apple_stream_size(struct ksmbd_file *fp);
+int ksmbd_apple_stream_remove(struct ksmbd_file *fp);
+void ksmbd_apple_stream_close(struct ksmbd_file *fp);
+bool ksmbd_apple_stream_listed(struct ksmbd_file *fp, const char *name,
+			       loff_t *size, bool *afpinfo);
+loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo);
+void ksmbd_apple_unlink_fork(struct ksmbd_file *fp);
+void ksmbd_apple_rename_start(struct ksmbd_file *fp,
+			      struct ksmbd_apple_rename *ar);
+void ksmbd_apple_rename_end(struct ksmbd_file *fp,
+			    struct ksmbd_apple_rename *ar, int rc);
+void ksmbd_apple_afpinfo_init(u8 *blob);
+int ksmbd_apple_afpinfo_write(const void *buf, size_t len, loff_t off,
+			      u8 *blob);
+size_t ksmbd_apple_afpinfo_read_len(loff_t off, size_t count);
+bool ksmbd_apple_afpinfo_stored(const u8 *val, ssize_t len);
+bool ksmbd_apple_finderinfo_empty(const u8 *blob);
+int ksmbd_apple_adouble_parse(const u8 *buf, size_t len, u64 size,
+			      struct ksmbd_apple_adouble *ad);
+void ksmbd_apple_adouble_init(u8 *buf);
+
+/**
+ * ksmbd_apple_stream() - is @fp an AFP_AfpInfo or AFP_Resource handle?
+ * @fp: file handle
+ *
+ * Return: true if the ksmbd_apple_stream_*() functions serve its I/O
+ */
+static inline bool ksmbd_apple_stream(struct ksmbd_file *fp)
+{
+	return fp->apple.kind != KSMBD_APPLE_NONE;
+}
+
+/**
+ * ksmbd_apple_data_file() - the file that holds the data of @fp
+ * @fp: file handle
+ *
+ * Return: the AppleDouble file of a resource fork handle, else @fp's file
+ */
+static inline struct file *ksmbd_apple_data_file(struct ksmbd_file *fp)
+{
+	return fp->apple.rsrc ?: fp->filp;
+}
 
 int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
 			     struct ksmbd_share_config *share,
@@ -116,6 +207,86 @@ static inline void ksmbd_apple_share_free(struct ksmbd_share_config *share)
 }
 
 #else
+
+static inline int ksmbd_apple_stream_open(const struct path *path,
+					  struct ksmbd_file *fp,
+					  char *stream_name, int s_type)
+{
+	return 1;
+}
+
+static inline bool ksmbd_apple_stream(struct ksmbd_file *fp)
+{
+	return false;
+}
+
+static inline struct file *ksmbd_apple_data_file(struct ksmbd_file *fp)
+{
+	return fp->filp;
+}
+
+static inline ssize_t ksmbd_apple_stream_read(struct ksmbd_file *fp,
+					      char *buf, loff_t *pos,
+					      size_t count)
+{
+	return -EINVAL;
+}
+
+static inline int ksmbd_apple_stream_write(struct ksmbd_file *fp,
+					   const char *buf, loff_t *pos,
+					   size_t count)
+{
+	return -EINVAL;
+}
+
+static inline int ksmbd_apple_stream_truncate(struct ksmbd_file *fp,
+					      loff_t len)
+{
+	return -EINVAL;
+}
+
+static inline loff_t ksmbd_apple_stream_size(struct ksmbd_file *fp)
+{
+	return 0;
+}
+
+static inline int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
+{
+	return 0;
+}
+
+static inline void ksmbd_apple_stream_close(struct ksmbd_file *fp)
+{
+}
+
+static inline bool ksmbd_apple_stream_listed(struct ksmbd_file *fp,
+					     const char *name, loff_t *size,
+					     bool *afpinfo)
+{
+	return true;
+}
+
+static inline loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp,
+					       bool *afpinfo)
+{
+	*afpinfo = false;
+	return 0;
+}
+
+static inline void ksmbd_apple_unlink_fork(struct ksmbd_file *fp)
+{
+}
+
+static inline void ksmbd_apple_rename_start(struct ksmbd_file *fp,
+					    struct ksmbd_apple_rename *ar)
+{
+}
+
+static inline void ksmbd_apple_rename_end(struct ksmbd_file *fp,
+					  struct ksmbd_apple_rename *ar,
+					  int rc)
+{
+}
 
 static inline int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
 					   struct ksmbd_share_config *share,
@@ -244,6 +415,21 @@ static inline bool ksmbd_conn_readdir_attr(struct ksmbd_conn *conn)
 static inline bool ksmbd_conn_readdir_attr_v2(struct ksmbd_conn *conn)
 {
 	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && conn->aapl_readdir_attr_v2;
+}
+
+/**
+ * ksmbd_apple_no_empty_streams() - are empty streams absent for @fp?
+ * @fp: a stream handle being opened
+ *
+ * To a client that negotiated AAPL on a share with the Apple extensions,
+ * a named stream without data does not exist, as on macOS: opening it
+ * fails with STATUS_OBJECT_NAME_NOT_FOUND and listings leave it out.
+ *
+ * Return: true if they are
+ */
+static inline bool ksmbd_apple_no_empty_streams(struct ksmbd_file *fp)
+{
+	return ksmbd_conn_is_aapl(fp->conn) && ksmbd_apple_share(fp->share_conf);
 }
 
 /**

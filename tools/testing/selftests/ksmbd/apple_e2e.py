@@ -3,8 +3,8 @@
 #
 # End-to-end tests of ksmbd's Apple extensions beyond the AAPL context:
 # NFS ACEs (the UNIX mode, uid and gid as S-1-5-88 ACEs), F_FULLFSYNC
-# flushes, the time machine size limit and a backup-shaped run with a
-# durable reconnect. Each check talks SMB to ksmbd
+# flushes, the time machine size limit, a backup-shaped run with a
+# durable reconnect, and Finder metadata and resource forks on disk. Each check talks SMB to ksmbd
 # and looks at the share's files directly, so it runs on the server (the
 # test VM) as root, with the shares of ksmbd.conf. Output is TAP.
 
@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import struct
+import subprocess
 import sys
 import uuid
 
@@ -24,8 +25,9 @@ from impacket.smb3structs import (
 
 from aapl_wire import (
     AAPL_ALL_FIELDS, CREATE_REQ_FIXED_LEN, CREATE_RSP_FORMAT, SMB2_HEADER_LEN,
-    Client, CheckFailed, STATUS_SUCCESS, aapl_context, aapl_query, align,
-    context, expect, parse_contexts, status_name)
+    PASSWORD, SERVER, USER, Client, CheckFailed, STATUS_SUCCESS,
+    aapl_context, aapl_query, align, context, expect, parse_contexts,
+    status_name)
 
 SHARE_TM = 'tm'              # /srv/tm, tmpfs, time machine = yes
 SHARE_TM_EXT4 = 'tm_ext4'    # /srv/ext4, ext4, time machine = yes
@@ -611,6 +613,253 @@ def check_tm_backup():
             pass
 
 
+# --- Finder metadata and resource forks -------------------------------------
+
+AFPINFO = ':AFP_AfpInfo'
+RSRC = ':AFP_Resource'
+AFPINFO_XATTR = 'user.DosStream.AFP_AfpInfo:$DATA'
+RSRC_XATTR = 'user.DosStream.AFP_Resource:$DATA'
+NETATALK_XATTR = 'user.org.netatalk.Metadata'
+FILE_STREAM_INFORMATION = 22
+STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
+
+
+def afpinfo(finder_info):
+    """A 60-byte AFP_AfpInfo carrying @finder_info (32 bytes)."""
+    return (b'AFP\0' + struct.pack('>III', 0x100, 0, 0x80000000)
+            + finder_info.ljust(32, b'\0') + b'\0' * 12)
+
+
+def netatalk_metadata(finder_info):
+    """netatalk's 402-byte metadata xattr, laid out as netatalk and Samba
+    write it, with @finder_info at offset 122."""
+    entries = [(4, 154, 0), (8, 354, 16), (9, 122, 32), (14, 370, 4),
+               (0x80444556, 374, 8), (0x80494E4F, 382, 8),
+               (0x8053594E, 390, 8), (0x8053567E, 398, 4)]
+    buf = bytearray(402)
+    struct.pack_into('>II16sH', buf, 0, 0x00051607, 0x00020000, b'',
+                     len(entries))
+    for i, e in enumerate(entries):
+        struct.pack_into('>III', buf, 26 + 12 * i, *e)
+    buf[122:154] = finder_info.ljust(32, b'\0')
+    return bytes(buf)
+
+
+def stream_names(c, fid):
+    buf = bytes(c.smb3.queryInfo(c.tid, fid, infoType=1,
+                                 fileInfoClass=FILE_STREAM_INFORMATION))
+    names, off = {}, 0
+    while True:
+        nxt, nlen, size = struct.unpack_from('<IIQ', buf, off)
+        name = buf[off + 24:off + 24 + nlen].decode('utf-16-le')
+        names[name] = size
+        if not nxt:
+            return names
+        off += nxt
+
+
+def smb_status(fn):
+    """The NT status a call raises, or STATUS_SUCCESS."""
+    try:
+        fn()
+    except Exception as e:          # impacket's SessionError
+        if not hasattr(e, 'get_error_code'):
+            raise
+        return e.get_error_code()
+    return STATUS_SUCCESS
+
+
+def adouble_header(path):
+    """(magic, version, filler, {entry id: (offset, length)}) of a ._ file."""
+    with open(path, 'rb') as f:
+        head = f.read(1024)
+    magic, version, filler, n = struct.unpack_from('>II16sH', head)
+    entries = {}
+    for i in range(n):
+        eid, off, length = struct.unpack_from('>III', head, 26 + 12 * i)
+        entries[eid] = (off, length)
+    return magic, version, filler, entries
+
+
+def smbclient(share, command):
+    """Run one smbclient command against @share (no AAPL, SMB3)."""
+    out = subprocess.run(['smbclient', '//%s/%s' % (SERVER, share),
+                          '-U', '%s%%%s' % (USER, PASSWORD), '-m', 'SMB3',
+                          '-c', command],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, check=False)
+    expect(out.returncode == 0 and 'NT_STATUS' not in out.stdout,
+           'smbclient %r: %s' % (command, out.stdout.strip()))
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(MiB), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_rsrc_100mib(share):
+    """A 100 MiB resource fork put over SMB (smbclient) is stored in the ._
+    AppleDouble file (Samba's layout: fork at 82) and reads back
+    byte-exact; an AAPL client lists it, and deleting the file removes it."""
+    name = RUN_TAG + '-rsrc'
+    base = os.path.join(SHARE_PATH[share], name)
+    adfile = os.path.join(SHARE_PATH[share], '._' + name)
+    src, back = '/tmp/%s-src' % name, '/tmp/%s-back' % name
+    size = 100 * MiB
+    with open(src, 'wb') as f:
+        for _ in range(size // MiB):
+            f.write(os.urandom(MiB))
+    c = apple_client(share)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    c.smb3.writeFile(c.tid, fid, b'data fork', 0)
+    c.smb3.close(c.tid, fid)
+    try:
+        smbclient(share, 'put %s %s%s' % (src, name, RSRC))
+        magic, version, _, entries = adouble_header(adfile)
+        expect((magic, version) == (0x00051607, 0x00020000),
+               'bad ._ header %x %x' % (magic, version))
+        expect(entries.get(2) == (82, size) and entries.get(9) == (50, 32),
+               '._ entries %r' % entries)
+        expect(os.path.getsize(adfile) == 82 + size,
+               '._ file is %d bytes' % os.path.getsize(adfile))
+        with open(base, 'rb') as f:
+            expect(f.read() == b'data fork', 'data fork changed')
+
+        smbclient(share, 'get %s%s %s' % (name, RSRC, back))
+        expect(file_sha256(back) == file_sha256(src), 'resource fork differs')
+
+        fid = open_file(c, name, FILE_OPEN)
+        names = stream_names(c, fid)
+        c.smb3.close(c.tid, fid)
+        expect(names.get(RSRC + ':$DATA') == size, 'streams %r' % names)
+        fid = open_file(c, name + RSRC, FILE_OPEN, FILE_READ_DATA)
+        tail = c.smb3.read(c.tid, fid, size - 10, 10)
+        c.smb3.close(c.tid, fid)
+        with open(src, 'rb') as f:
+            f.seek(size - 10)
+            expect(tail == f.read(), 'last bytes differ')
+        c.delete(name)
+        expect(not os.path.exists(adfile), '._ file left behind')
+    finally:
+        c.logoff()
+        for p in (base, adfile, src, back):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def check_afpinfo_on_disk():
+    """AFP_AfpInfo is the 60-byte xattr Samba's fruit:metadata=stream uses;
+    Samba's copy of it (61 bytes, NUL-terminated) and netatalk's metadata
+    are read as is; an all-zero FinderInfo removes both."""
+    name = RUN_TAG + '-afpinfo'
+    path = os.path.join(SHARE_PATH[SHARE_TM], name)
+    c = apple_client(SHARE_TM)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        status = smb_status(lambda: open_file(c, name + AFPINFO, FILE_OPEN))
+        expect(status == STATUS_OBJECT_NAME_NOT_FOUND,
+               'absent AFP_AfpInfo opened: %s' % status_name(status))
+
+        blob = afpinfo(b'TEXTttxt\x01\x00')
+        sfid = open_file(c, name + AFPINFO, FILE_OPEN_IF)
+        c.smb3.writeFile(c.tid, sfid, blob, 0)
+        expect(os.getxattr(path, AFPINFO_XATTR) == blob + b'\0',
+               "stored AFP_AfpInfo is not Samba's 60 bytes and NUL")
+        expect(c.smb3.read(c.tid, sfid, 30, 60) == blob,
+               'read at offset 30 does not return the stream from 0')
+        c.smb3.close(c.tid, sfid)
+
+        for stored in (afpinfo(b'APPLttxt') + b'\0', afpinfo(b'APPLttxt')):
+            os.setxattr(path, AFPINFO_XATTR, stored)
+            sfid = open_file(c, name + AFPINFO, FILE_OPEN)
+            expect(c.smb3.read(c.tid, sfid, 0, 100) == stored[:60],
+                   'a %d-byte AFP_AfpInfo not read as 60 bytes' % len(stored))
+            c.smb3.close(c.tid, sfid)
+            expect(stream_names(c, fid).get(AFPINFO + ':$DATA') == 60,
+                   'a %d-byte AFP_AfpInfo not listed as 60 bytes'
+                   % len(stored))
+
+        os.removexattr(path, AFPINFO_XATTR)
+        os.setxattr(path, NETATALK_XATTR, netatalk_metadata(b'ttroTEXT'))
+        expect(stream_names(c, fid).get(AFPINFO + ':$DATA') == 60,
+               'AFP_AfpInfo from netatalk metadata not listed')
+        sfid = open_file(c, name + AFPINFO, FILE_OPEN)
+        expect(c.smb3.read(c.tid, sfid, 0, 60) == afpinfo(b'ttroTEXT'),
+               'AFP_AfpInfo from netatalk metadata differs')
+        c.smb3.writeFile(c.tid, sfid, afpinfo(b''), 0)
+        c.smb3.close(c.tid, sfid)
+        left = [x for x in os.listxattr(path)
+                if x in (AFPINFO_XATTR, NETATALK_XATTR)]
+        expect(not left, 'all-zero FinderInfo left %r' % left)
+        expect(AFPINFO + ':$DATA' not in stream_names(c, fid),
+               'deleted AFP_AfpInfo still listed')
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+def check_rsrc_rename():
+    """Renaming a file over SMB renames its ._ file too, and a resource
+    fork with data survives a delete request, as on macOS."""
+    name = RUN_TAG + '-mv'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    c = apple_client(SHARE_TM_EXT4)
+    smb_mkdir(c, name + '-dir')
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    c.smb3.close(c.tid, fid)
+    fid = open_file(c, name + RSRC, FILE_OPEN_IF)
+    c.smb3.writeFile(c.tid, fid, b'fork', 0)
+    c.smb3.close(c.tid, fid)
+    new = name + '-dir/' + name + '-new'
+    c.conn.rename(c.share, name, new)
+    try:
+        expect(not os.path.exists(os.path.join(top, '._' + name)),
+               'old ._ file left')
+        expect(os.path.exists(os.path.join(top, name + '-dir',
+                                           '._' + name + '-new')),
+               '._ file not moved with the file')
+        fid = open_file(c, new + RSRC, FILE_OPEN)
+        c.smb3.setInfo(c.tid, fid, b'\x01', infoType=1, fileInfoClass=13)
+        c.smb3.close(c.tid, fid)
+        fid = open_file(c, new + RSRC, FILE_OPEN)
+        expect(c.smb3.read(c.tid, fid, 0, 10) == b'fork',
+               'fork moved or deleted')
+        c.smb3.close(c.tid, fid)
+    finally:
+        c.delete(new)
+        c.conn.deleteDirectory(c.share, name + '-dir')
+        c.logoff()
+
+def check_rsrc_from_xattr():
+    """A resource fork an older ksmbd kept in its stream xattr is listed,
+    and moved to the ._ file when it is opened."""
+    name = RUN_TAG + '-old'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    fork = b'old resource fork ' * 16
+    c = apple_client(SHARE_TM_EXT4)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        os.setxattr(os.path.join(top, name), RSRC_XATTR, fork)
+        names = stream_names(c, fid)
+        expect(names.get(RSRC + ':$DATA') == len(fork), 'streams %r' % names)
+        sfid = open_file(c, name + RSRC, FILE_OPEN, FILE_READ_DATA)
+        got = c.smb3.read(c.tid, sfid, 0, 4096)
+        c.smb3.close(c.tid, sfid)
+        expect(got == fork, 'fork read back differs')
+        expect(RSRC_XATTR not in os.listxattr(os.path.join(top, name)),
+               'xattr left after the move')
+        with open(os.path.join(top, '._' + name), 'rb') as f:
+            expect(f.read()[82:] == fork, 'fork not in the ._ file')
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
 CHECKS = [
     ('NFS ACEs: query returns one mode, uid and gid ACE',
      check_nfs_aces_query),
@@ -631,6 +880,16 @@ CHECKS = [
      check_tm_probe),
     ('time machine backup: bands, FULLFSYNC, free space, durable reconnect '
      'after a dropped connection, every byte intact', check_tm_backup),
+    ('AFP_AfpInfo on disk: Samba and netatalk formats read, all-zero '
+     'FinderInfo deletes', check_afpinfo_on_disk),
+    ('100 MiB resource fork round trip in a ._ file on tmpfs',
+     lambda: check_rsrc_100mib(SHARE_TM)),
+    ('100 MiB resource fork round trip in a ._ file on ext4',
+     lambda: check_rsrc_100mib(SHARE_TM_EXT4)),
+    ('resource fork follows a rename and survives a delete request',
+     check_rsrc_rename),
+    ('resource fork in a stream xattr is moved to the ._ file',
+     check_rsrc_from_xattr),
 ]
 
 

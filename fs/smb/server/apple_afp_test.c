@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * KUnit tests for the Finder metadata formats: AFP_AfpInfo writes, reads
+ * and stored values, and the AppleDouble header of "._" files and of
+ * netatalk's metadata.
+ *
+ * Every input is copied into a buffer of its exact length, so that KASAN
+ * reports any read past its end.
+ */
+
+#include <kunit/test.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/unaligned.h>
+
+#include "apple.h"
+
+/* A valid AFP_AfpInfo: type "TEXT", creator "ttxt", fdFlags Inited */
+static void afpinfo_valid(u8 *b)
+{
+	ksmbd_apple_afpinfo_init(b);
+	memcpy(b + 16, "TEXTttxt", 8);
+	b[24] = 0x01;
+}
+
+static void afpinfo_init_test(struct kunit *test)
+{
+	static const u8 want[16] = {
+		'A', 'F', 'P', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x80, 0, 0, 0,
+	};
+	u8 b[KSMBD_AFP_INFO_SIZE];
+
+	memset(b, 0xa5, sizeof(b));
+	ksmbd_apple_afpinfo_init(b);
+	KUNIT_EXPECT_MEMEQ(test, b, want, sizeof(want));
+	KUNIT_EXPECT_TRUE(test, ksmbd_apple_finderinfo_empty(b));
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(b + 16, 0, 44), NULL);
+}
+
+/*
+ * The write rules, as smbtorture's writing_afpinfo table states them for
+ * the macOS server: @len bytes of a valid AfpInfo (repeated past 60)
+ * written at @off.
+ */
+struct afp_write_case {
+	const char *desc;
+	loff_t off;
+	size_t len;
+	int rc;
+};
+
+static const struct afp_write_case afp_write_cases[] = {
+	{ "1 byte",			0,	1,	-EINVAL },
+	{ "2 bytes",			0,	2,	-EINVAL },
+	{ "3 bytes: accepted, dropped",	0,	3,	0 },
+	{ "16 bytes: dropped",		0,	16,	0 },
+	{ "17 bytes: stored",		0,	17,	1 },
+	{ "59 bytes",			0,	59,	1 },
+	{ "60 bytes",			0,	60,	1 },
+	{ "61 bytes",			0,	61,	1 },
+	{ "10064 bytes",		0,	10064,	1 },
+	{ "offset 1, 59 bytes",		1,	59,	-EINVAL },
+	{ "offset 1, 60 bytes",		1,	60,	1 },
+	{ "offset 30, 3 bytes",		30,	3,	-EINVAL },
+	{ "offset 59, 60 bytes",	59,	60,	1 },
+	{ "offset 60, 1 byte",		60,	1,	-EINVAL },
+	{ "offset 61, 60 bytes",	61,	60,	1 },
+	{ "offset 10000, 10064 bytes",	10000,	10064,	1 },
+	{ "offset 10000, 16 bytes",	10000,	16,	-EINVAL },
+	{ "offset -1, 60 bytes",	-1,	60,	1 },
+};
+
+static void afp_write_desc(const struct afp_write_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(afp_write, afp_write_cases, afp_write_desc);
+
+static void afpinfo_write_test(struct kunit *test)
+{
+	const struct afp_write_case *c = test->param_value;
+	u8 valid[KSMBD_AFP_INFO_SIZE], blob[KSMBD_AFP_INFO_SIZE];
+	u8 *buf;
+	size_t i;
+
+	afpinfo_valid(valid);
+	buf = kunit_kmalloc(test, c->len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < c->len; i++)
+		buf[i] = valid[i % sizeof(valid)];
+
+	memset(blob, 0xa5, sizeof(blob));
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, c->len, c->off,
+							blob), c->rc);
+	if (c->rc != 1)
+		return;
+	/* Stored from offset 0: the first 60 bytes, zero-filled */
+	i = min_t(size_t, c->len, sizeof(blob));
+	KUNIT_EXPECT_MEMEQ(test, blob, valid, i);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(blob + i, 0, sizeof(blob) - i),
+			    NULL);
+}
+
+/* Every way a write of 60 bytes can be wrong */
+static void afpinfo_write_bad_test(struct kunit *test)
+{
+	u8 buf[KSMBD_AFP_INFO_SIZE], blob[KSMBD_AFP_INFO_SIZE];
+
+	memset(buf, 0, sizeof(buf));
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, 60, 0, blob),
+			-EINVAL);
+
+	afpinfo_valid(buf);
+	buf[2] = 'X';
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, 60, 0, blob),
+			-EINVAL);
+
+	/* "AFP" and then the wrong fourth signature byte */
+	afpinfo_valid(buf);
+	buf[3] = 1;
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, 60, 0, blob),
+			-EINVAL);
+
+	/* The version the header comment of MacExtensions.h claims */
+	afpinfo_valid(buf);
+	put_unaligned_be32(0x00010000, buf + 4);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, 60, 0, blob),
+			-EINVAL);
+
+	/* Too short to hold the version: zero-filled, so refused */
+	afpinfo_valid(buf);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, 3, 0, blob), 0);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_write(buf, 17, 0, blob), 1);
+}
+
+static void afpinfo_finderinfo_test(struct kunit *test)
+{
+	u8 b[KSMBD_AFP_INFO_SIZE];
+	int i;
+
+	for (i = 16; i < 48; i++) {
+		ksmbd_apple_afpinfo_init(b);
+		b[i] = 1;
+		KUNIT_EXPECT_FALSE(test, ksmbd_apple_finderinfo_empty(b));
+	}
+	/* Bytes outside FinderInfo do not count */
+	ksmbd_apple_afpinfo_init(b);
+	b[15] = 1;
+	b[48] = 1;
+	KUNIT_EXPECT_TRUE(test, ksmbd_apple_finderinfo_empty(b));
+}
+
+static void afpinfo_read_len_test(struct kunit *test)
+{
+	/* smbtorture's read_afpinfo and read_netatalk_metadata */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(0, 61), 60);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(0, 60), 60);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(59, 2), 2);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(60, 1), 1);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(61, 1), 0);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(-1, 1), 0);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(LLONG_MAX, 60), 0);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(0, 0), 0);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_afpinfo_read_len(0, SIZE_MAX), 60);
+}
+
+static void afpinfo_stored_test(struct kunit *test)
+{
+	u8 *v = kunit_kzalloc(test, 62, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	KUNIT_EXPECT_TRUE(test, ksmbd_apple_afpinfo_stored(v, 60));
+	/* Samba's streams_xattr adds a NUL */
+	KUNIT_EXPECT_TRUE(test, ksmbd_apple_afpinfo_stored(v, 61));
+	v[60] = 1;
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_afpinfo_stored(v, 61));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_afpinfo_stored(v, 0));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_afpinfo_stored(v, 3));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_afpinfo_stored(v, 59));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_afpinfo_stored(v, 62));
+}
+
+/* ---- AppleDouble ---- */
+
+/* Append entry @id at @off of length @len to the header in @b */
+static void ad_entry(u8 *b, u32 id, u32 off, u32 len)
+{
+	u16 n = get_unaligned_be16(b + 24);
+	u8 *e = b + 26 + n * 12;
+
+	put_unaligned_be32(id, e);
+	put_unaligned_be32(off, e + 4);
+	put_unaligned_be32(len, e + 8);
+	put_unaligned_be16(n + 1, b + 24);
+}
+
+static void ad_header(u8 *b)
+{
+	memset(b, 0, 26);
+	put_unaligned_be32(0x00051607, b);
+	put_unaligned_be32(0x00020000, b + 4);
+}
+
+/* Parse the first @len bytes of @src, copied to a buffer that size */
+static int ad_parse(struct kunit *test, const u8 *src, size_t len, u64 size,
+		    struct ksmbd_apple_adouble *ad)
+{
+	u8 *b = kunit_kmalloc(test, len ?: 1, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	memcpy(b, src, len);
+	return ksmbd_apple_adouble_parse(b, len, size, ad);
+}
+
+static void adouble_init_test(struct kunit *test)
+{
+	static const u8 want[50] = {
+		0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00,
+		'N', 'e', 't', 'a', 't', 'a', 'l', 'k',
+		' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+		0x00, 0x02,
+		0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x32,
+		0x00, 0x00, 0x00, 0x20,
+		0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x52,
+		0x00, 0x00, 0x00, 0x00,
+	};
+	struct ksmbd_apple_adouble ad;
+	u8 b[KSMBD_AD_RSRC_OFFSET];
+
+	memset(b, 0xa5, sizeof(b));
+	ksmbd_apple_adouble_init(b);
+	KUNIT_EXPECT_MEMEQ(test, b, want, sizeof(want));
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(b + 50, 0, 32), NULL);
+
+	KUNIT_ASSERT_EQ(test, ad_parse(test, b, sizeof(b), sizeof(b), &ad), 0);
+	KUNIT_EXPECT_TRUE(test, ad.has_rsrc);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_off, 82);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len, 0);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len_at, 26 + 12 + 8);
+	KUNIT_EXPECT_EQ(test, ad.finfo_off, 50);
+	KUNIT_EXPECT_EQ(test, ad.finfo_len, 32);
+
+	/* The fork runs to the end of the file, whatever its entry says */
+	KUNIT_ASSERT_EQ(test, ad_parse(test, b, sizeof(b), 82 + 1000, &ad), 0);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len, 1000);
+}
+
+/* A "._" file as macOS writes it: FinderInfo with packed xattrs, fork at 3810 */
+static void adouble_macos_test(struct kunit *test)
+{
+	struct ksmbd_apple_adouble ad;
+	u8 b[64];
+
+	ad_header(b);
+	memcpy(b + 8, "Mac OS X        ", 16);
+	ad_entry(b, 9, 50, 3760);
+	ad_entry(b, 2, 3810, 286);
+	KUNIT_ASSERT_EQ(test, ad_parse(test, b, 50, 4096, &ad), 0);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_off, 3810);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len, 286);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len_at, 26 + 12 + 8);
+	KUNIT_EXPECT_EQ(test, ad.finfo_len, 3760);
+
+	/* Fork entry past the end (a crash while it was cut): clamped */
+	KUNIT_ASSERT_EQ(test, ad_parse(test, b, 50, 3900, &ad), 0);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len, 90);
+}
+
+/* netatalk's metadata xattr: 402 bytes, eight entries, no fork */
+static void adouble_netatalk_test(struct kunit *test)
+{
+	struct ksmbd_apple_adouble ad;
+	u8 *b = kunit_kzalloc(test, 402, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	ad_header(b);
+	ad_entry(b, 4, 154, 0);
+	ad_entry(b, 8, 354, 16);
+	ad_entry(b, 9, 122, 32);
+	ad_entry(b, 14, 370, 4);
+	ad_entry(b, 0x80444556, 374, 8);
+	ad_entry(b, 0x80494E4F, 382, 8);
+	ad_entry(b, 0x8053594E, 390, 8);
+	ad_entry(b, 0x8053567E, 398, 4);
+	KUNIT_ASSERT_EQ(test, ksmbd_apple_adouble_parse(b, 402, 402, &ad), 0);
+	KUNIT_EXPECT_FALSE(test, ad.has_rsrc);
+	KUNIT_EXPECT_EQ(test, ad.finfo_off, 122);
+	KUNIT_EXPECT_EQ(test, ad.finfo_len, 32);
+}
+
+/* Headers that must be refused; the fork entry always at 82 */
+struct ad_bad_case {
+	const char *desc;
+	u32 magic, version;
+	u16 count;		/* 0: the entries given */
+	u32 e[3][3];		/* id, offset, length; id 0 ends */
+	size_t len;		/* bytes of header handed over */
+	u64 size;		/* size of the whole file */
+};
+
+static const struct ad_bad_case ad_bad_cases[] = {
+	{ "AppleSingle magic", 0x00051600, 0x00020000, 0,
+	  { { 2, 82, 0 } }, 82, 82 },
+	{ "version 1", 0x00051607, 0x00010000, 0, { { 2, 82, 0 } }, 82, 82 },
+	{ "no header", 0x00051607, 0x00020000, 0, { { 2, 82, 0 } }, 25, 82 },
+	{ "header longer than the file", 0x00051607, 0x00020000, 0,
+	  { { 2, 82, 0 } }, 82, 81 },
+	{ "entry table cut", 0x00051607, 0x00020000, 0,
+	  { { 9, 50, 32 }, { 2, 82, 0 } }, 49, 82 },
+	{ "65536 entries", 0x00051607, 0x00020000, 0xffff,
+	  { { 2, 82, 0 } }, 82, 82 },
+	{ "65 entries", 0x00051607, 0x00020000, 65, { { 2, 82, 0 } }, 82, 8192 },
+	{ "fork inside the entry table", 0x00051607, 0x00020000, 0,
+	  { { 9, 50, 32 }, { 2, 40, 0 } }, 82, 82 },
+	{ "fork past the end", 0x00051607, 0x00020000, 0,
+	  { { 2, 100, 0 } }, 82, 82 },
+	{ "fork at 4 GiB", 0x00051607, 0x00020000, 0,
+	  { { 2, 0xffffffff, 0xffffffff } }, 82, 82 },
+	{ "two forks", 0x00051607, 0x00020000, 0,
+	  { { 2, 82, 0 }, { 2, 82, 0 } }, 82, 82 },
+	{ "FinderInfo past the end", 0x00051607, 0x00020000, 0,
+	  { { 9, 50, 40 }, { 2, 82, 0 } }, 82, 82 },
+	{ "FinderInfo of 31 bytes", 0x00051607, 0x00020000, 0,
+	  { { 9, 50, 31 }, { 2, 82, 0 } }, 82, 82 },
+	{ "FinderInfo entry wraps", 0x00051607, 0x00020000, 0,
+	  { { 9, 0xffffffe0, 0x40 }, { 2, 82, 0 } }, 82, 82 },
+	{ "two FinderInfos", 0x00051607, 0x00020000, 0,
+	  { { 9, 50, 32 }, { 9, 50, 32 } }, 82, 82 },
+	{ "FinderInfo behind the fork", 0x00051607, 0x00020000, 0,
+	  { { 2, 50, 0 }, { 9, 50, 32 } }, 82, 82 },
+	{ "comment in the fork", 0x00051607, 0x00020000, 0,
+	  { { 2, 62, 10 }, { 4, 70, 4 } }, 82, 82 },
+};
+
+static void ad_bad_desc(const struct ad_bad_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(ad_bad, ad_bad_cases, ad_bad_desc);
+
+static void adouble_bad_test(struct kunit *test)
+{
+	const struct ad_bad_case *c = test->param_value;
+	struct ksmbd_apple_adouble ad;
+	u8 b[KSMBD_AD_RSRC_OFFSET] = {};
+	int i;
+
+	put_unaligned_be32(c->magic, b);
+	put_unaligned_be32(c->version, b + 4);
+	for (i = 0; i < 3 && c->e[i][0]; i++)
+		ad_entry(b, c->e[i][0], c->e[i][1], c->e[i][2]);
+	if (c->count)
+		put_unaligned_be16(c->count, b + 24);
+	KUNIT_EXPECT_EQ(test, ad_parse(test, b, c->len, c->size, &ad),
+			-EINVAL);
+}
+
+/* Entries without data may point anywhere; unknown ids are skipped */
+static void adouble_skip_test(struct kunit *test)
+{
+	struct ksmbd_apple_adouble ad;
+	u8 b[KSMBD_AD_RSRC_OFFSET] = {};
+
+	ad_header(b);
+	ad_entry(b, 4, 0xffffffff, 0);
+	ad_entry(b, 0x8053567E, 62, 4);
+	ad_entry(b, 2, 82, 0);
+	KUNIT_ASSERT_EQ(test, ad_parse(test, b, 82, 82, &ad), 0);
+	KUNIT_EXPECT_TRUE(test, ad.has_rsrc);
+	KUNIT_EXPECT_EQ(test, ad.rsrc_len_at, 26 + 24 + 8);
+	KUNIT_EXPECT_EQ(test, ad.finfo_len, 0);
+
+	/* No entries at all: valid, but there is no fork to use */
+	ad_header(b);
+	KUNIT_ASSERT_EQ(test, ad_parse(test, b, 26, 26, &ad), 0);
+	KUNIT_EXPECT_FALSE(test, ad.has_rsrc);
+}
+
+/* Every prefix of a valid header is refused or parsed, never overread */
+static void adouble_truncation_test(struct kunit *test)
+{
+	struct ksmbd_apple_adouble ad;
+	u8 b[KSMBD_AD_RSRC_OFFSET];
+	size_t len;
+
+	ksmbd_apple_adouble_init(b);
+	for (len = 0; len < 50; len++)
+		KUNIT_EXPECT_EQ(test, ad_parse(test, b, len, 82, &ad), -EINVAL);
+	for (len = 50; len <= sizeof(b); len++)
+		KUNIT_EXPECT_EQ(test, ad_parse(test, b, len, 82, &ad), 0);
+}
+
+static struct kunit_case apple_afp_test_cases[] = {
+	KUNIT_CASE(afpinfo_init_test),
+	KUNIT_CASE_PARAM(afpinfo_write_test, afp_write_gen_params),
+	KUNIT_CASE(afpinfo_write_bad_test),
+	KUNIT_CASE(afpinfo_finderinfo_test),
+	KUNIT_CASE(afpinfo_read_len_test),
+	KUNIT_CASE(afpinfo_stored_test),
+	KUNIT_CASE(adouble_init_test),
+	KUNIT_CASE(adouble_macos_test),
+	KUNIT_CASE(adouble_netatalk_test),
+	KUNIT_CASE_PARAM(adouble_bad_test, ad_bad_gen_params),
+	KUNIT_CASE(adouble_skip_test),
+	KUNIT_CASE(adouble_truncation_test),
+	{}
+};
+
+static struct kunit_suite apple_afp_test_suite = {
+	.name = "ksmbd_apple_finder",
+	.test_cases = apple_afp_test_cases,
+};
+
+kunit_test_suite(apple_afp_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the ksmbd Finder metadata formats");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

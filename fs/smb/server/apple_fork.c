@@ -1,0 +1,843 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The AFP_AfpInfo and AFP_Resource streams on shares with the Apple
+ * extensions.
+ *
+ * AFP_AfpInfo is stored in the stream xattr "user.DosStream.AFP_AfpInfo:$DATA"
+ * as Samba's fruit:metadata=stream with streams_xattr stores it (the 60
+ * bytes and a NUL; ksmbd's own 60-byte values are read too), with the
+ * semantics of the macOS server: writes are validated, an all-zero
+ * FinderInfo deletes it, and a value of another size does not exist. A
+ * file that has none but netatalk metadata (the xattr
+ * "user.org.netatalk.Metadata") shows the FinderInfo found there.
+ *
+ * AFP_Resource does not fit in an xattr (64 KiB at most, about 4 KiB on
+ * ext4). It is stored in an AppleDouble file "._<name>" next to the file,
+ * as netatalk, Samba's fruit:resource=file and macOS itself store it, so
+ * that its size is limited only by the filesystem. The fork runs from its
+ * entry's offset to the end of that file. Data is written before the
+ * entry's length, and a file is extended before and cut after its length
+ * is changed, so that a crash between the two steps leaves the fork as
+ * the file's size says; the entry is corrected at the next write.
+ */
+
+#include <linux/dcache.h>
+#include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/unaligned.h>
+
+#include "glob.h"
+#include "apple.h"
+#include "vfs.h"
+#include "vfs_cache.h"
+#include "xattr.h"
+#include "smb_common.h"
+
+#define NETATALK_METADATA	"user.org.netatalk.Metadata"
+#define RSRC_XATTR		"user.DosStream.AFP_Resource:$DATA"
+#define AD_HEADER_MAX		1024
+#define RSRC_MAX_LEN		U32_MAX
+
+static bool apple_fp(struct ksmbd_file *fp)
+{
+	return fp->share_conf && ksmbd_apple_share(fp->share_conf);
+}
+
+/* ---- AFP_AfpInfo ---- */
+
+/* The 60 bytes netatalk's metadata describe, if it has FinderInfo */
+static bool afpinfo_netatalk(struct mnt_idmap *idmap, struct dentry *dentry,
+			     u8 *blob)
+{
+	struct ksmbd_apple_adouble ad;
+	char *val = NULL;
+	ssize_t len;
+	bool found = false;
+
+	len = ksmbd_vfs_getxattr(idmap, dentry, NETATALK_METADATA, &val);
+	if (len <= 0)
+		return false;
+	if (!ksmbd_apple_adouble_parse(val, len, len, &ad) && ad.finfo_len) {
+		ksmbd_apple_afpinfo_init(blob);
+		memcpy(blob + KSMBD_AFP_FINDER_OFFSET, val + ad.finfo_off,
+		       KSMBD_FINDER_INFO_SIZE);
+		found = !ksmbd_apple_finderinfo_empty(blob);
+	}
+	kfree(val);
+	return found;
+}
+
+/*
+ * The AFP_AfpInfo of a file, from its stream xattr @name or from netatalk's
+ * metadata. Return: true if it has one.
+ */
+static bool afpinfo_get(struct mnt_idmap *idmap, struct dentry *dentry,
+			char *name, u8 *blob)
+{
+	char *val = NULL;
+	ssize_t len;
+
+	len = ksmbd_vfs_getxattr(idmap, dentry, name, &val);
+	if (len >= 0) {
+		bool ok = ksmbd_apple_afpinfo_stored(val, len);
+
+		if (ok)
+			memcpy(blob, val, KSMBD_AFP_INFO_SIZE);
+		kfree(val);
+		return ok;
+	}
+	return afpinfo_netatalk(idmap, dentry, blob);
+}
+
+/* Remove AFP_AfpInfo from both places it may be */
+static int afpinfo_remove(struct ksmbd_file *fp)
+{
+	struct mnt_idmap *idmap = file_mnt_idmap(fp->filp);
+	const struct path *path = &fp->filp->f_path;
+	int rc, rc2;
+
+	rc = ksmbd_vfs_remove_xattr(idmap, path, fp->stream.name, true);
+	rc2 = ksmbd_vfs_remove_xattr(idmap, path, NETATALK_METADATA, true);
+	if (rc == -ENODATA)
+		rc = 0;
+	if (rc2 == -ENODATA)
+		rc2 = 0;
+	return rc ?: rc2;
+}
+
+static int afpinfo_open(const struct path *path, struct ksmbd_file *fp)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	u8 blob[KSMBD_AFP_INFO_SIZE];
+	bool present;
+
+	/* Take the stored name's case, for later reads and writes */
+	ksmbd_vfs_casexattr_len(idmap, path->dentry, fp->stream.name,
+				fp->stream.size, fp->stream.name);
+	present = afpinfo_get(idmap, path->dentry, fp->stream.name, blob);
+
+	switch (fp->cdoption) {
+	case FILE_OPEN_LE:
+	case FILE_OVERWRITE_LE:
+		if (!present)
+			return -EBADF;
+		break;
+	case FILE_CREATE_LE:
+		if (present)
+			return -EEXIST;
+		break;
+	}
+
+	switch (fp->cdoption) {
+	case FILE_OVERWRITE_LE:
+	case FILE_OVERWRITE_IF_LE:
+	case FILE_SUPERSEDE_LE:
+		if (present) {
+			int rc = afpinfo_remove(fp);
+
+			if (rc)
+				return rc;
+		}
+		fp->apple.unwritten = true;
+		break;
+	default:
+		fp->apple.unwritten = !present;
+	}
+	return 0;
+}
+
+static ssize_t afpinfo_read(struct ksmbd_file *fp, char *buf, loff_t *pos,
+			    size_t count)
+{
+	u8 blob[KSMBD_AFP_INFO_SIZE];
+	size_t n = ksmbd_apple_afpinfo_read_len(*pos, count);
+
+	if (!n)
+		return 0;
+	if (!afpinfo_get(file_mnt_idmap(fp->filp), fp->filp->f_path.dentry,
+			 fp->stream.name, blob)) {
+		if (!fp->apple.unwritten)
+			return 0;
+		ksmbd_apple_afpinfo_init(blob);
+	}
+	memcpy(buf, blob, n);
+	return n;
+}
+
+static int afpinfo_write(struct ksmbd_file *fp, const char *buf, loff_t *pos,
+			 size_t count)
+{
+	u8 blob[KSMBD_AFP_INFO_SIZE + 1];
+	int rc;
+
+	rc = ksmbd_apple_afpinfo_write(buf, count, *pos, blob);
+	if (rc <= 0)
+		return rc;
+
+	fp->apple.unwritten = false;
+	if (ksmbd_apple_finderinfo_empty(blob))
+		return afpinfo_remove(fp);
+	/* Stored as Samba's streams_xattr stores streams: NUL-terminated */
+	blob[KSMBD_AFP_INFO_SIZE] = 0;
+	return ksmbd_vfs_setxattr(file_mnt_idmap(fp->filp), &fp->filp->f_path,
+				  fp->stream.name, blob, sizeof(blob), 0, true);
+}
+
+static loff_t afpinfo_size(struct ksmbd_file *fp)
+{
+	u8 blob[KSMBD_AFP_INFO_SIZE];
+
+	if (fp->apple.unwritten ||
+	    afpinfo_get(file_mnt_idmap(fp->filp), fp->filp->f_path.dentry,
+			fp->stream.name, blob))
+		return KSMBD_AFP_INFO_SIZE;
+	return 0;
+}
+
+/* ---- AFP_Resource ---- */
+
+/* "._<name of @dentry>", or NULL with *err set */
+static char *adouble_name(struct dentry *dentry, int *err)
+{
+	struct name_snapshot snap;
+	char *name;
+
+	take_dentry_name_snapshot(&snap, dentry);
+	if (snap.name.len + 2 > NAME_MAX) {
+		*err = -ENAMETOOLONG;
+		name = NULL;
+	} else {
+		name = kasprintf(KSMBD_DEFAULT_GFP, "._%s", snap.name.name);
+		*err = name ? 0 : -ENOMEM;
+	}
+	release_dentry_name_snapshot(&snap);
+	return name;
+}
+
+/* Create "._<name>" next to @path, unless it exists */
+static int adouble_create(const struct path *dir, char *name, umode_t mode)
+{
+	struct mnt_idmap *idmap = mnt_idmap(dir->mnt);
+	struct dentry *dentry;
+	int rc;
+
+	rc = mnt_want_write(dir->mnt);
+	if (rc)
+		return rc;
+	dentry = start_creating(idmap, dir->dentry, &QSTR(name));
+	if (IS_ERR(dentry)) {
+		rc = PTR_ERR(dentry);
+	} else {
+		if (d_really_is_negative(dentry))
+			rc = vfs_create(idmap, dentry, S_IFREG | mode, NULL);
+		end_creating(dentry);
+	}
+	mnt_drop_write(dir->mnt);
+	return rc == -EEXIST ? 0 : rc;
+}
+
+/*
+ * Open the AppleDouble file of the file at @path; create it if @create.
+ * Never follows a symlink, and never opens what is not a regular file.
+ */
+static struct file *adouble_open(const struct path *path, bool create,
+				 bool rdwr)
+{
+	struct path dir, ad;
+	struct file *filp;
+	char *name;
+	int rc;
+
+	name = adouble_name(path->dentry, &rc);
+	if (!name)
+		return ERR_PTR(rc);
+	dir.mnt = path->mnt;
+	dir.dentry = dget_parent(path->dentry);
+
+	if (create) {
+		rc = adouble_create(&dir, name,
+				    d_inode(path->dentry)->i_mode & 0666);
+		if (rc)
+			goto out;
+	}
+	rc = vfs_path_lookup(dir.dentry, dir.mnt, name, LOOKUP_NO_SYMLINKS,
+			     &ad);
+	if (rc)
+		goto out;
+	if (!d_is_reg(ad.dentry)) {
+		path_put(&ad);
+		rc = -EINVAL;
+		goto out;
+	}
+	filp = dentry_open(&ad, (rdwr ? O_RDWR : O_RDONLY) | O_LARGEFILE,
+			   current_cred());
+	path_put(&ad);
+	dput(dir.dentry);
+	kfree(name);
+	return filp;
+out:
+	dput(dir.dentry);
+	kfree(name);
+	return ERR_PTR(rc);
+}
+
+/*
+ * Find the fork in the open AppleDouble file @filp; give an empty one a
+ * header. Return: 0, -ENODATA if it is empty and read-only, -EIO if it is
+ * not an AppleDouble file with a resource fork, or another error
+ */
+static int adouble_read(struct file *filp, struct ksmbd_apple_adouble *ad)
+{
+	loff_t size = i_size_read(file_inode(filp)), pos = 0;
+	u8 *buf;
+	ssize_t n;
+	int rc;
+
+	buf = kmalloc(AD_HEADER_MAX, KSMBD_DEFAULT_GFP);
+	if (!buf)
+		return -ENOMEM;
+	if (!size && !(filp->f_mode & FMODE_WRITE)) {
+		rc = -ENODATA;
+		goto out;
+	}
+	if (!size) {
+		/* New, or left empty by a crash right after its creation */
+		ksmbd_apple_adouble_init(buf);
+		n = kernel_write(filp, buf, KSMBD_AD_RSRC_OFFSET, &pos);
+		size = KSMBD_AD_RSRC_OFFSET;
+		if (n >= 0 && n != size)
+			n = -EIO;
+	} else {
+		n = kernel_read(filp, buf, min_t(loff_t, size, AD_HEADER_MAX),
+				&pos);
+	}
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	rc = ksmbd_apple_adouble_parse(buf, n, size, ad);
+	if (!rc && !ad->has_rsrc)
+		rc = -EINVAL;
+	if (rc) {
+		pr_warn_ratelimited("ksmbd: %pD is not an AppleDouble file with a resource fork\n",
+				    filp);
+		rc = -EIO;
+	}
+out:
+	kfree(buf);
+	return rc;
+}
+
+static loff_t rsrc_len(struct ksmbd_file *fp)
+{
+	loff_t size = i_size_read(file_inode(fp->apple.rsrc));
+
+	return size > fp->apple.rsrc_off ? size - fp->apple.rsrc_off : 0;
+}
+
+/* Make the fork entry's length match the file; see the top of this file */
+static int rsrc_sync_len(struct ksmbd_file *fp)
+{
+	struct file *filp = fp->apple.rsrc;
+	__be32 stored, len;
+	loff_t pos;
+	ssize_t n;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		len = cpu_to_be32(min_t(loff_t, rsrc_len(fp), RSRC_MAX_LEN));
+		pos = fp->apple.rsrc_len_at;
+		n = kernel_read(filp, &stored, sizeof(stored), &pos);
+		if (n == sizeof(stored) && stored == len)
+			return 0;
+		pos = fp->apple.rsrc_len_at;
+		n = kernel_write(filp, &len, sizeof(len), &pos);
+		if (n < 0)
+			return n;
+	}
+	return 0;
+}
+
+static int rsrc_truncate(struct ksmbd_file *fp, loff_t len)
+{
+	const struct cred *saved;
+	int rc;
+
+	if (len < 0)
+		return -EINVAL;
+	if (len > RSRC_MAX_LEN)
+		return -EFBIG;
+	if (!(fp->apple.rsrc->f_mode & FMODE_WRITE))
+		return -EACCES;
+	saved = override_creds(fp->apple.rsrc->f_cred);
+	rc = vfs_truncate(&fp->apple.rsrc->f_path, fp->apple.rsrc_off + len);
+	revert_creds(saved);
+	return rc ?: rsrc_sync_len(fp);
+}
+
+/* The length of a resource fork kept in its stream xattr */
+static ssize_t rsrc_xattr_len(struct mnt_idmap *idmap, struct dentry *dentry)
+{
+	ssize_t len = vfs_getxattr(idmap, dentry, RSRC_XATTR, NULL, 0);
+
+	return len > 0 ? len : 0;
+}
+
+/*
+ * ksmbd without the Apple extensions kept a resource fork in its stream
+ * xattr, limited to the xattr size. Move it to the AppleDouble file when
+ * the fork is opened; the xattr is removed once the data and length are
+ * written, so that a crash leaves a copy, never none.
+ */
+static int rsrc_migrate(struct ksmbd_file *fp, const struct path *path)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	loff_t pos = fp->apple.rsrc_off;
+	ssize_t len, n;
+	char *val;
+	int rc;
+
+	len = ksmbd_vfs_getxattr(idmap, path->dentry, RSRC_XATTR, &val);
+	if (len <= 0)
+		return 0;
+	n = kernel_write(fp->apple.rsrc, val, len, &pos);
+	kfree(val);
+	if (n != len)
+		return n < 0 ? n : -ENOSPC;
+	rc = rsrc_sync_len(fp);
+	if (!rc)
+		rc = ksmbd_vfs_remove_xattr(idmap, path, RSRC_XATTR, true);
+	return rc;
+}
+
+static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
+{
+	struct ksmbd_apple_adouble ad;
+	struct file *filp;
+	bool create, rdwr, writable, legacy;
+	int rc;
+
+	/* Folders have no resource fork */
+	if (d_is_dir(path->dentry))
+		return -EBADF;
+
+	writable = test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE);
+	switch (fp->cdoption) {
+	case FILE_OPEN_LE:
+	case FILE_OVERWRITE_LE:
+		create = false;
+		break;
+	default:
+		create = writable;
+	}
+	legacy = writable && rsrc_xattr_len(mnt_idmap(path->mnt), path->dentry);
+	rdwr = writable && (create || legacy ||
+			    fp->daccess & (FILE_WRITE_DATA_LE |
+					   FILE_APPEND_DATA_LE |
+					   FILE_DELETE_LE));
+	filp = adouble_open(path, create || legacy, rdwr);
+	if (IS_ERR(filp))
+		return PTR_ERR(filp) == -ENOENT ? -EBADF : PTR_ERR(filp);
+	rc = adouble_read(filp, &ad);
+	if (rc) {
+		fput(filp);
+		return rc == -ENODATA ? -EBADF : rc;
+	}
+
+	fp->apple.rsrc = filp;
+	fp->apple.rsrc_off = ad.rsrc_off;
+	fp->apple.rsrc_len_at = ad.rsrc_len_at;
+	if (legacy && !ad.rsrc_len) {
+		rc = rsrc_migrate(fp, path);
+		if (rc)
+			return rc;
+		ad.rsrc_len = rsrc_len(fp);
+	}
+
+	/* An empty fork does not exist for Apple clients */
+	if (!ad.rsrc_len && !create && ksmbd_apple_no_empty_streams(fp))
+		return -EBADF;
+	if (ad.rsrc_len && fp->cdoption == FILE_CREATE_LE)
+		return -EEXIST;
+	switch (fp->cdoption) {
+	case FILE_OVERWRITE_LE:
+	case FILE_OVERWRITE_IF_LE:
+	case FILE_SUPERSEDE_LE:
+		if (ad.rsrc_len)
+			return rsrc_truncate(fp, 0);
+	}
+	return 0;
+}
+
+static ssize_t rsrc_read(struct ksmbd_file *fp, char *buf, loff_t *pos,
+			 size_t count)
+{
+	loff_t len = rsrc_len(fp), off;
+
+	if (*pos < 0 || *pos >= len)
+		return 0;
+	count = min_t(loff_t, count, len - *pos);
+	off = fp->apple.rsrc_off + *pos;
+	return kernel_read(fp->apple.rsrc, buf, count, &off);
+}
+
+static int rsrc_write(struct ksmbd_file *fp, const char *buf, loff_t *pos,
+		      size_t count)
+{
+	loff_t off;
+	ssize_t n;
+
+	if (*pos < 0 || *pos > RSRC_MAX_LEN || count > RSRC_MAX_LEN - *pos)
+		return -EFBIG;
+	if (!(fp->apple.rsrc->f_mode & FMODE_WRITE))
+		return -EACCES;
+	off = fp->apple.rsrc_off + *pos;
+	n = kernel_write(fp->apple.rsrc, buf, count, &off);
+	if (n < 0)
+		return n;
+	if (n != count)
+		return -ENOSPC;
+	return rsrc_sync_len(fp);
+}
+
+/* ---- hooks ---- */
+
+/**
+ * ksmbd_apple_stream_open() - open AFP_AfpInfo or AFP_Resource
+ * @path:        the base file
+ * @fp:          the new handle, its disposition and access set
+ * @stream_name: the stream's name, without type
+ * @s_type:      the stream's type, DATA_STREAM or 0 if not given
+ *
+ * Called for every named stream opened. On a share with the Apple
+ * extensions, takes over AFP_AfpInfo and AFP_Resource (data streams,
+ * names compared without case).
+ *
+ * Return: 1 if @fp is not such a stream, 0 if it was opened, -EBADF if it
+ * does not exist, else another negative error
+ */
+int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
+			    char *stream_name, int s_type)
+{
+	size_t size;
+	int rc;
+
+	if (!apple_fp(fp) || s_type == DIR_STREAM)
+		return 1;
+	if (!strcasecmp(stream_name, "AFP_AfpInfo"))
+		fp->apple.kind = KSMBD_APPLE_AFPINFO;
+	else if (!strcasecmp(stream_name, "AFP_Resource"))
+		fp->apple.kind = KSMBD_APPLE_RSRC;
+	else
+		return 1;
+
+	rc = ksmbd_vfs_xattr_stream_name(stream_name, &fp->stream.name, &size,
+					 s_type);
+	if (rc)
+		return rc;
+	fp->stream.size = size;
+	if (fp->apple.kind == KSMBD_APPLE_AFPINFO)
+		return afpinfo_open(path, fp);
+	return rsrc_open(path, fp);
+}
+
+/**
+ * ksmbd_apple_stream_read() - read from an Apple stream handle
+ * @fp:    the handle
+ * @buf:   where to read to
+ * @pos:   offset in the stream
+ * @count: bytes asked for
+ *
+ * Return: bytes read, or a negative error
+ */
+ssize_t ksmbd_apple_stream_read(struct ksmbd_file *fp, char *buf,
+				loff_t *pos, size_t count)
+{
+	const struct cred *saved = override_creds(fp->filp->f_cred);
+	ssize_t n;
+
+	if (fp->apple.kind == KSMBD_APPLE_AFPINFO)
+		n = afpinfo_read(fp, buf, pos, count);
+	else
+		n = rsrc_read(fp, buf, pos, count);
+	revert_creds(saved);
+	return n;
+}
+
+/**
+ * ksmbd_apple_stream_write() - write to an Apple stream handle
+ * @fp:    the handle
+ * @buf:   the data
+ * @pos:   offset in the stream
+ * @count: its length
+ *
+ * Return: 0 if all @count bytes were taken, else a negative error
+ */
+int ksmbd_apple_stream_write(struct ksmbd_file *fp, const char *buf,
+			     loff_t *pos, size_t count)
+{
+	const struct cred *saved = override_creds(fp->filp->f_cred);
+	int rc;
+
+	if (fp->apple.kind == KSMBD_APPLE_AFPINFO)
+		rc = afpinfo_write(fp, buf, pos, count);
+	else
+		rc = rsrc_write(fp, buf, pos, count);
+	revert_creds(saved);
+	return rc;
+}
+
+/**
+ * ksmbd_apple_stream_truncate() - set the end of an Apple stream
+ * @fp:  the handle
+ * @len: the new length
+ *
+ * AFP_AfpInfo always holds 60 bytes: a length up to that changes nothing,
+ * and a longer one is refused with -EOVERFLOW (STATUS_ALLOTTED_SPACE_EXCEEDED)
+ * as macOS does.
+ *
+ * Return: 0 or a negative error
+ */
+int ksmbd_apple_stream_truncate(struct ksmbd_file *fp, loff_t len)
+{
+	if (fp->apple.kind == KSMBD_APPLE_AFPINFO)
+		return len > KSMBD_AFP_INFO_SIZE ? -EOVERFLOW : 0;
+	return rsrc_truncate(fp, len);
+}
+
+/**
+ * ksmbd_apple_stream_size() - the length of an Apple stream
+ * @fp: the handle
+ *
+ * Return: its length in bytes
+ */
+loff_t ksmbd_apple_stream_size(struct ksmbd_file *fp)
+{
+	const struct cred *saved;
+	loff_t len;
+
+	if (fp->apple.kind == KSMBD_APPLE_RSRC)
+		return rsrc_len(fp);
+	saved = override_creds(fp->filp->f_cred);
+	len = afpinfo_size(fp);
+	revert_creds(saved);
+	return len;
+}
+
+/**
+ * ksmbd_apple_stream_remove() - delete an Apple stream on its last close
+ * @fp: the handle, marked delete-on-close
+ *
+ * A resource fork with data is kept: macOS ignores requests to delete one,
+ * and its client relies on that. An empty one loses its AppleDouble file.
+ *
+ * Return: 0 or a negative error
+ */
+int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
+{
+	const struct cred *saved;
+	int rc;
+
+	if (fp->apple.kind == KSMBD_APPLE_RSRC) {
+		if (rsrc_len(fp))
+			return 0;
+		rc = ksmbd_vfs_unlink(fp->apple.rsrc);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	saved = override_creds(fp->filp->f_cred);
+	rc = afpinfo_remove(fp);
+	revert_creds(saved);
+	return rc;
+}
+
+/**
+ * ksmbd_apple_stream_close() - release what an Apple stream handle holds
+ * @fp: the handle, being freed
+ */
+void ksmbd_apple_stream_close(struct ksmbd_file *fp)
+{
+	if (fp->apple.rsrc)
+		fput(fp->apple.rsrc);
+	fp->apple.rsrc = NULL;
+}
+
+/**
+ * ksmbd_apple_stream_listed() - filter and size one entry of a stream list
+ * @fp:   handle of the file listed
+ * @name: the stream's xattr name after the "user.DosStream." prefix
+ * @size: the stream's size, may be changed
+ * @afpinfo: set if the stream listed is AFP_AfpInfo
+ *
+ * On a share with the Apple extensions, AFP_AfpInfo is listed only if it
+ * is valid and always as 60 bytes, the xattr of a resource fork is not
+ * listed (ksmbd_apple_streams_extra() lists the fork), and for a client
+ * that negotiated AAPL no empty stream is listed.
+ *
+ * Return: true if the stream is listed
+ */
+bool ksmbd_apple_stream_listed(struct ksmbd_file *fp, const char *name,
+			       loff_t *size, bool *afpinfo)
+{
+	if (!apple_fp(fp))
+		return true;
+	if (!strcasecmp(name, "AFP_AfpInfo:$DATA")) {
+		if (*size != KSMBD_AFP_INFO_SIZE &&
+		    *size != KSMBD_AFP_INFO_SIZE + 1)
+			return false;
+		*size = KSMBD_AFP_INFO_SIZE;
+		*afpinfo = true;
+		return true;
+	}
+	if (!strcasecmp(name, "AFP_Resource:$DATA"))
+		return false;
+	return *size || !fp->conn || !ksmbd_apple_no_empty_streams(fp);
+}
+
+/**
+ * ksmbd_apple_streams_extra() - streams listed that are not stream xattrs
+ * @fp:      handle of the file listed
+ * @afpinfo: set if AFP_AfpInfo has been listed from its xattr; on return,
+ *           set if it has to be listed (from netatalk's metadata)
+ *
+ * Return: the length of the resource fork, to be listed if not 0
+ */
+loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo)
+{
+	struct ksmbd_apple_adouble ad;
+	const struct cred *saved;
+	struct file *filp;
+	loff_t len = 0;
+	u8 blob[KSMBD_AFP_INFO_SIZE];
+
+	if (!apple_fp(fp)) {
+		*afpinfo = false;
+		return 0;
+	}
+	saved = override_creds(fp->filp->f_cred);
+	*afpinfo = !*afpinfo &&
+		afpinfo_netatalk(file_mnt_idmap(fp->filp),
+				 fp->filp->f_path.dentry, blob);
+	if (!d_is_dir(fp->filp->f_path.dentry)) {
+		filp = adouble_open(&fp->filp->f_path, false, false);
+		if (!IS_ERR(filp)) {
+			if (!adouble_read(filp, &ad))
+				len = ad.rsrc_len;
+			fput(filp);
+		}
+		/* Not moved to the AppleDouble file yet: see rsrc_migrate() */
+		if (!len)
+			len = rsrc_xattr_len(file_mnt_idmap(fp->filp),
+					     fp->filp->f_path.dentry);
+	}
+	revert_creds(saved);
+	return len;
+}
+
+/**
+ * ksmbd_apple_unlink_fork() - remove the resource fork of a deleted file
+ * @fp: the last handle of the file, just unlinked (maybe a stream's)
+ *
+ * The file's AppleDouble file goes with it: empty forks are not listed, so
+ * the generic removal of streams would miss it.
+ */
+void ksmbd_apple_unlink_fork(struct ksmbd_file *fp)
+{
+	struct dentry *dentry = fp->filp->f_path.dentry, *dir, *ad;
+	struct mnt_idmap *idmap = file_mnt_idmap(fp->filp);
+	const struct cred *saved;
+	char *name;
+	int rc;
+
+	if (!apple_fp(fp) || d_is_dir(dentry))
+		return;
+	name = adouble_name(dentry, &rc);
+	if (!name)
+		return;
+	saved = override_creds(fp->filp->f_cred);
+	if (mnt_want_write(fp->filp->f_path.mnt))
+		goto out;
+	dir = dget_parent(dentry);
+	ad = start_removing(idmap, dir, &QSTR(name));
+	if (!IS_ERR(ad)) {
+		if (d_is_reg(ad))
+			vfs_unlink(idmap, d_inode(dir), ad, NULL);
+		end_removing(ad);
+	}
+	dput(dir);
+	mnt_drop_write(fp->filp->f_path.mnt);
+out:
+	revert_creds(saved);
+	kfree(name);
+}
+
+/**
+ * ksmbd_apple_rename_start() - note where a file's resource fork is
+ * @fp: handle of the file about to be renamed
+ * @ar: filled in; pass to ksmbd_apple_rename_end()
+ */
+void ksmbd_apple_rename_start(struct ksmbd_file *fp,
+			      struct ksmbd_apple_rename *ar)
+{
+	struct dentry *dentry = fp->filp->f_path.dentry;
+	int rc;
+
+	ar->name = NULL;
+	if (!apple_fp(fp) || d_is_dir(dentry))
+		return;
+	ar->name = adouble_name(dentry, &rc);
+	ar->dir = dget_parent(dentry);
+}
+
+/**
+ * ksmbd_apple_rename_end() - move a renamed file's resource fork with it
+ * @fp: handle of the file
+ * @ar: from ksmbd_apple_rename_start()
+ * @rc: result of the rename
+ *
+ * The AppleDouble file is renamed after the file: a crash in between
+ * leaves the fork under the old name, never loses it.
+ */
+void ksmbd_apple_rename_end(struct ksmbd_file *fp,
+			    struct ksmbd_apple_rename *ar, int rc)
+{
+	struct dentry *dentry = fp->filp->f_path.dentry;
+	struct renamedata rd = {};
+	const struct cred *saved;
+	char *new_name;
+	int err;
+
+	if (!ar->name)
+		return;
+	if (rc)
+		goto out;
+	new_name = adouble_name(dentry, &err);
+	if (!new_name)
+		goto out;
+
+	saved = override_creds(fp->filp->f_cred);
+	if (mnt_want_write(fp->filp->f_path.mnt))
+		goto out_creds;
+	rd.mnt_idmap = file_mnt_idmap(fp->filp);
+	rd.old_parent = ar->dir;
+	rd.new_parent = dget_parent(dentry);
+	err = start_renaming(&rd, 0, &QSTR(ar->name), &QSTR(new_name));
+	if (!err) {
+		if (d_is_reg(rd.old_dentry) && !d_is_dir(rd.new_dentry))
+			err = vfs_rename(&rd);
+		end_renaming(&rd);
+	}
+	if (err && err != -ENOENT)
+		pr_warn_ratelimited("ksmbd: resource fork %s not renamed: %d\n",
+				    ar->name, err);
+	dput(rd.new_parent);
+	mnt_drop_write(fp->filp->f_path.mnt);
+out_creds:
+	revert_creds(saved);
+	kfree(new_name);
+out:
+	dput(ar->dir);
+	kfree(ar->name);
+}
