@@ -70,11 +70,23 @@ def finder_info(client):
              struct.unpack_from('>H', got, 24)[0]))
     if got != afpinfo:
         sys.exit('   FinderInfo did not round-trip')
+    # A resource fork larger than any xattr: kept in the AppleDouble file
+    fork = bytes(range(256)) * 4096
+    client.put(name + ':AFP_Resource', fork)
+    got = client.get(name + ':AFP_Resource')
+    adouble = '/srv/tm/._' + name
+    print('   wrote a 1 MiB resource fork to %s:AFP_Resource: kept in %s'
+          % (name, os.path.basename(adouble)))
+    print('   (%d bytes: 82-byte AppleDouble header, then the fork), '
+          'read back %s' % (os.path.getsize(adouble),
+                            'intact' if got == fork else 'different'))
+    if got != fork:
+        sys.exit('   the resource fork did not round-trip')
     return name
 
 
 def smbclient_allinfo(name):
-    print('3. smbclient sees the stream')
+    print('3. smbclient sees the streams')
     out = subprocess.run(['smbclient', '//127.0.0.1/tm', '-U', 'tuser%tpass',
                           '-c', 'allinfo "%s"' % name],
                          capture_output=True, text=True, check=False).stdout
