@@ -788,7 +788,8 @@ void ksmbd_apple_rename_start(struct ksmbd_file *fp,
 	if (!apple_fp(fp) || d_is_dir(dentry))
 		return;
 	ar->name = adouble_name(dentry, &rc);
-	ar->dir = dget_parent(dentry);
+	if (ar->name)
+		ar->dir = dget_parent(dentry);
 }
 
 /**
