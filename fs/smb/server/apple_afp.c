@@ -177,11 +177,9 @@ int ksmbd_apple_adouble_parse(const u8 *buf, size_t len, u64 size,
 			continue;
 		if (off < table_end || off > size)
 			return -EINVAL;
-		if (off + elen > size) {
-			if (id != KSMBD_AD_RSRC)
-				return -EINVAL;
-			elen = size - off;
-		}
+		/* A fork runs to the end of the file, whatever its entry says */
+		if (id != KSMBD_AD_RSRC && off + elen > size)
+			return -EINVAL;
 
 		switch (id) {
 		case KSMBD_AD_RSRC:
