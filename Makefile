@@ -4,13 +4,15 @@
 # Everything downloaded or built goes to ~/.cache/ksmbd-apple
 # (KSMBD_APPLE_CACHE); the mail-ready series and reports go to out/.
 
-.PHONY: all demo check series base tree kernel kunit vm-run export clean help
+.PHONY: all demo check bench series base tree kernel kunit vm-run export clean help
 
 all: help
 
 help:
 	@echo "make demo     boot the patched kernel, serve an Apple share, talk AAPL to it"
 	@echo "make check    run every test (series checks, KUnit, end-to-end)"
+	@echo "make bench    the READDIR_ATTR listing benchmark, ksmbd and Samba"
+	@echo "              (writes reports/readdir-bench.md)"
 	@echo "make series   write the mail-ready series to out/series/"
 	@echo "make base     fetch Debian's linux-source-7.3 and commit it as the base"
 	@echo "make tree     check the patched tree out in ~/.cache/ksmbd-apple/linux"
@@ -22,6 +24,9 @@ demo:
 
 check:
 	scripts/check
+
+bench:
+	scripts/bench-readdir
 
 series:
 	scripts/format-series

@@ -14,6 +14,8 @@
 #include "connection.h"
 #include "ksmbd_netlink.h"
 #include "mgmt/share_config.h"
+#include "smb_common.h"
+#include "vfs.h"
 #include "vfs_cache.h"
 
 struct dentry;
@@ -23,6 +25,7 @@ struct path;
 struct smb2_create_req;
 struct smb_ntsd;
 struct ksmbd_share_config_response;
+struct ksmbd_work;
 
 /**
  * struct ksmbd_aapl_query - a parsed kAAPL_SERVER_QUERY request
@@ -135,6 +138,12 @@ void ksmbd_apple_rename_start(struct ksmbd_file *fp,
 			      struct ksmbd_apple_rename *ar);
 void ksmbd_apple_rename_end(struct ksmbd_file *fp,
 			    struct ksmbd_apple_rename *ar, int rc);
+void ksmbd_apple_dirent_meta(const struct path *path,
+			     struct ksmbd_apple_dirent *ad);
+void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
+			     struct ksmbd_kstat *kst);
+void ksmbd_apple_dirent_encode(struct file_id_both_directory_info *e,
+			       const struct ksmbd_kstat *kst, bool v2);
 void ksmbd_apple_afpinfo_init(u8 *blob);
 int ksmbd_apple_afpinfo_write(const void *buf, size_t len, loff_t off,
 			      u8 *blob);
@@ -277,6 +286,18 @@ static inline void ksmbd_apple_unlink_fork(struct ksmbd_file *fp)
 {
 }
 
+static inline void ksmbd_apple_dirent_fill(struct ksmbd_work *work,
+					   const struct path *path,
+					   struct ksmbd_kstat *kst)
+{
+}
+
+static inline void
+ksmbd_apple_dirent_encode(struct file_id_both_directory_info *e,
+			  const struct ksmbd_kstat *kst, bool v2)
+{
+}
+
 static inline void ksmbd_apple_rename_start(struct ksmbd_file *fp,
 					    struct ksmbd_apple_rename *ar)
 {
@@ -415,6 +436,26 @@ static inline bool ksmbd_conn_readdir_attr(struct ksmbd_conn *conn)
 static inline bool ksmbd_conn_readdir_attr_v2(struct ksmbd_conn *conn)
 {
 	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && conn->aapl_readdir_attr_v2;
+}
+
+/**
+ * ksmbd_apple_dirent() - read the Apple fields of a directory entry
+ * @work:       the QUERY_DIRECTORY request
+ * @info_level: its information class
+ * @path:       the entry
+ * @kst:        its attributes, to which the Apple fields are added
+ *
+ * Only FileIdBothDirectoryInformation entries for a client that
+ * negotiated READDIR_ATTR carry them; ksmbd_apple_dirent_encode() writes
+ * them.
+ */
+static inline void ksmbd_apple_dirent(struct ksmbd_work *work, int info_level,
+				      const struct path *path,
+				      struct ksmbd_kstat *kst)
+{
+	if (ksmbd_conn_readdir_attr(work->conn) &&
+	    info_level == FILEID_BOTH_DIRECTORY_INFORMATION)
+		ksmbd_apple_dirent_fill(work, path, kst);
 }
 
 /**

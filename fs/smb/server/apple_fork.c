@@ -37,6 +37,7 @@
 #include "smb_common.h"
 
 #define NETATALK_METADATA	"user.org.netatalk.Metadata"
+#define AFPINFO_XATTR		"user.DosStream.AFP_AfpInfo:$DATA"
 #define RSRC_XATTR		"user.DosStream.AFP_Resource:$DATA"
 #define AD_HEADER_MAX		1024
 #define RSRC_MAX_LEN		U32_MAX
@@ -734,6 +735,111 @@ loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo)
 	}
 	revert_creds(saved);
 	return len;
+}
+
+/* The resource fork length a "._" file of @size bytes holds */
+static u64 adouble_size_rsrc_len(loff_t size)
+{
+	return size > KSMBD_AD_RSRC_OFFSET ? size - KSMBD_AD_RSRC_OFFSET : 0;
+}
+
+/* The length of the fork in the "._" file of @dentry: a lookup, no open */
+static u64 dirent_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry)
+{
+	struct dentry *dir, *ad;
+	u64 len = 0;
+	char *name;
+	int rc;
+
+	name = adouble_name(dentry, &rc);
+	if (!name)
+		return 0;
+	/* An AppleDouble file has no AppleDouble file */
+	if (!strncmp(name, "._._", 4)) {
+		kfree(name);
+		return 0;
+	}
+	dir = dget_parent(dentry);
+	ad = lookup_one_unlocked(idmap, &QSTR(name), dir);
+	if (!IS_ERR(ad)) {
+		if (d_is_reg(ad))
+			len = adouble_size_rsrc_len(i_size_read(d_inode(ad)));
+		dput(ad);
+	}
+	dput(dir);
+	kfree(name);
+	return len;
+}
+
+/**
+ * ksmbd_apple_dirent_meta() - the Finder data of a directory entry
+ * @path: the entry
+ * @ad:   where to put its FinderInfo, fork length and whether it has
+ *        streams; the rest of @ad is left alone
+ *
+ * This runs for every entry of a listing, so it opens nothing and reads
+ * the entry's xattrs once: their names, then the value of AFP_AfpInfo if
+ * there is one (the same inode, so the same metadata block). The length
+ * of the resource fork is the size of the entry's "._" file less the
+ * header ksmbd writes: the fork runs to the end of the file. A "._" file
+ * that macOS wrote itself has a longer header, and its fork is reported
+ * longer than it is.
+ */
+void ksmbd_apple_dirent_meta(const struct path *path,
+			     struct ksmbd_apple_dirent *ad)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	struct dentry *dentry = path->dentry;
+	char *list = NULL, *name, *afpinfo = NULL;
+	bool netatalk = false, rsrc_xattr = false;
+	ssize_t list_len, len;
+	char *val;
+	u8 blob[KSMBD_AFP_INFO_SIZE];
+
+	ad->has_finder = false;
+	ad->no_streams = true;
+	ad->rsrc_len = 0;
+	memset(ad->finder, 0, sizeof(ad->finder));
+
+	list_len = ksmbd_vfs_listxattr(dentry, &list);
+	for (name = list; list_len > 0 && name < list + list_len;
+	     name += strlen(name) + 1) {
+		if (!strncmp(name, XATTR_NAME_STREAM, XATTR_NAME_STREAM_LEN))
+			ad->no_streams = false;
+		if (!strcasecmp(name, AFPINFO_XATTR))
+			afpinfo = name;
+		else if (!strcmp(name, NETATALK_METADATA))
+			netatalk = true;
+		else if (!strcasecmp(name, RSRC_XATTR))
+			rsrc_xattr = true;
+	}
+
+	if (afpinfo) {
+		len = ksmbd_vfs_getxattr(idmap, dentry, afpinfo, &val);
+		if (len >= 0) {
+			ad->has_finder = ksmbd_apple_afpinfo_stored(val, len);
+			if (ad->has_finder)
+				memcpy(ad->finder,
+				       val + KSMBD_AFP_FINDER_OFFSET,
+				       KSMBD_FINDER_INFO_SIZE);
+			kfree(val);
+		}
+	} else if (netatalk && afpinfo_netatalk(idmap, dentry, blob)) {
+		ad->has_finder = true;
+		ad->no_streams = false;
+		memcpy(ad->finder, blob + KSMBD_AFP_FINDER_OFFSET,
+		       KSMBD_FINDER_INFO_SIZE);
+	}
+	kvfree(list);
+
+	if (!d_is_reg(dentry))
+		return;
+	if (rsrc_xattr)
+		ad->rsrc_len = rsrc_xattr_len(idmap, dentry);
+	else
+		ad->rsrc_len = dirent_rsrc_len(idmap, dentry);
+	if (ad->rsrc_len)
+		ad->no_streams = false;
 }
 
 /**

@@ -24,7 +24,7 @@ from impacket.smb3structs import (
     SMB2Flush, SMB2Write, WRITE_DAC)
 
 from aapl_wire import (
-    AAPL_ALL_FIELDS, CREATE_REQ_FIXED_LEN, CREATE_RSP_FORMAT, SMB2_HEADER_LEN,
+    AAPL_ALL_FIELDS, CREATE_REQ_FIXED_LEN, CTX_MXAC, chain, CREATE_RSP_FORMAT, SMB2_HEADER_LEN,
     PASSWORD, SERVER, USER, Client, CheckFailed, STATUS_SUCCESS,
     aapl_context, aapl_query, align, context, expect, parse_contexts,
     status_name)
@@ -860,6 +860,122 @@ def check_rsrc_from_xattr():
         c.logoff()
 
 
+FILEID_BOTH_DIRECTORY_INFORMATION = 37
+MACOS_CLIENT_CAPS = 0x3F        # what macOS asks for, READ_DIR_ATTR_V2 too
+AD_DATE_UNKNOWN = 0x80000000
+
+
+def readdir_attr(c, dirname):
+    """{name: (max access, V1 short name length / V2 flags, fork length,
+    compressed FinderInfo, mode)} of a FileIdBothDirectoryInformation
+    listing of @dirname."""
+    fid = c.smb3.create(c.tid, dirname, FILE_READ_DATA | FILE_READ_ATTRIBUTES,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE, 1, FILE_OPEN, 0)
+    entries = {}
+    try:
+        buf = bytes(c.smb3.queryDirectory(
+            c.tid, fid, '*',
+            informationClass=FILEID_BOTH_DIRECTORY_INFORMATION,
+            maxBufferSize=65536))
+    finally:
+        c.smb3.close(c.tid, fid)
+    off = 0
+    while True:
+        nxt, = struct.unpack_from('<I', buf, off)
+        nlen, access, flags = struct.unpack_from('<IIH', buf, off + 60)
+        rsrc, = struct.unpack_from('<Q', buf, off + 70)
+        mode, = struct.unpack_from('<H', buf, off + 94)
+        name = buf[off + 104:off + 104 + nlen].decode('utf-16-le')
+        entries[name] = (access, flags, rsrc, buf[off + 78:off + 94], mode)
+        if not nxt:
+            return entries
+        off += nxt
+
+
+def mxac(c, name):
+    """The maximal access an MxAc create context reports for @name."""
+    reply = c.create(name, chain((CTX_MXAC, b'')), options=0,
+                     access=FILE_READ_ATTRIBUTES)
+    expect(reply.status == STATUS_SUCCESS, 'MxAc CREATE of %s: %s'
+           % (name, status_name(reply.status)))
+    data = [x.data for x in reply.contexts if x.name == CTX_MXAC]
+    expect(data and len(data[0]) == 8, 'no MxAc reply for %s' % name)
+    status, access = struct.unpack('<II', data[0])
+    expect(status == STATUS_SUCCESS, 'MxAc query status %#x' % status)
+    return access
+
+
+def check_readdir_attr():
+    """A listing for a Mac carries each entry's maximal access (as MxAc
+    reports it), resource fork length, compressed FinderInfo and mode;
+    with READ_DIR_ATTR_V2, whether the entry has streams."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    d = RUN_TAG + '-ls'
+    path = os.path.join(top, d)
+    c = Client(SHARE_TM_EXT4)
+    reply = c.create('', aapl_context(aapl_query(
+        AAPL_ALL_FIELDS, client_caps=MACOS_CLIENT_CAPS)))
+    expect(reply.status == STATUS_SUCCESS, 'AAPL CREATE failed')
+    v1 = apple_client(SHARE_TM_EXT4)
+    smb_mkdir(c, d)
+    try:
+        finder = b'TEXTttxt\x01\x40' + b'\0' * 14 + b'\x12\x34'
+        for name in ('meta', 'plain', 'stream', 'ro', 'old'):
+            c.smb3.close(c.tid, open_file(c, d + '/' + name,
+                                          FILE_OVERWRITE_IF))
+        fid = open_file(c, d + '/meta' + AFPINFO, FILE_OPEN_IF)
+        c.smb3.writeFile(c.tid, fid, afpinfo(finder), 0)
+        c.smb3.close(c.tid, fid)
+        fid = open_file(c, d + '/meta' + RSRC, FILE_OPEN_IF)
+        c.smb3.writeFile(c.tid, fid, b'fork' * 1000, 0)
+        c.smb3.close(c.tid, fid)
+        fid = open_file(c, d + '/stream:foo', FILE_OPEN_IF)
+        c.smb3.writeFile(c.tid, fid, b'bar', 0)
+        c.smb3.close(c.tid, fid)
+        os.chmod(os.path.join(path, 'ro'), 0o444)
+        os.setxattr(os.path.join(path, 'old'), RSRC_XATTR, b'x' * 300)
+
+        v2 = readdir_attr(c, d)
+        ent = readdir_attr(v1, d)
+        for name in ('meta', 'plain', 'stream', 'ro', 'old', '._meta', '.',
+                     '..'):
+            expect(name in ent and name in v2, '%s not listed' % name)
+        for name, (access, flags, rsrc, fi, mode) in ent.items():
+            st = os.stat(os.path.join(path, name))
+            expect(mode == st.st_mode & 0xffff, '%s: mode %o, not %o'
+                   % (name, mode, st.st_mode))
+            expect(flags == 24, '%s: short name length %d' % (name, flags))
+            if name not in ('.', '..'):
+                want = mxac(c, d + '/' + name)
+                expect(access == want, '%s: max access %#x, MxAc says %#x'
+                       % (name, access, want))
+            expect(v2[name][0] == access and v2[name][2:] == ent[name][2:],
+                   '%s: V2 entry differs from V1' % name)
+
+        access, _, rsrc, fi, _ = ent['meta']
+        expect(rsrc == 4000, 'meta: fork length %d' % rsrc)
+        date, = struct.unpack('>I', fi[12:])
+        created = os.stat(os.path.join(path, 'meta')).st_ctime
+        expect(fi[:12] == b'TEXTttxt\x01\x40\x12\x34' and
+               abs(date - (created - 946684800)) < 5,
+               'meta: FinderInfo %s' % fi.hex())
+        expect(ent['ro'][0] & 0x2 == 0 and ent['plain'][0] & 0x2,
+               'write access of read-only/plain: %#x/%#x'
+               % (ent['ro'][0], ent['plain'][0]))
+        for name in ('plain', 'stream', 'ro', '.'):
+            expect(ent[name][2:4] == (0, b'\0' * 12 + b'\x80\0\0\0'),
+                   '%s: fork/FinderInfo %r' % (name, ent[name][2:4]))
+        expect(ent['old'][2] == 300, 'old: xattr fork length %d'
+               % ent['old'][2])
+        no_xattr = {n: v2[n][1] for n in ('meta', 'plain', 'stream', 'old')}
+        expect(no_xattr == {'meta': 0, 'plain': 1, 'stream': 0, 'old': 0},
+               'V2 NO_XATTR flags %r' % no_xattr)
+    finally:
+        v1.logoff()
+        c.logoff()
+        shutil.rmtree(path)
+
+
 CHECKS = [
     ('NFS ACEs: query returns one mode, uid and gid ACE',
      check_nfs_aces_query),
@@ -890,6 +1006,8 @@ CHECKS = [
      check_rsrc_rename),
     ('resource fork in a stream xattr is moved to the ._ file',
      check_rsrc_from_xattr),
+    ('READDIR_ATTR: max access as MxAc, fork length, FinderInfo, mode, '
+     'V2 stream flag', check_readdir_attr),
 ]
 
 
