@@ -332,11 +332,16 @@ out:
 	return rc;
 }
 
+/* The length of a fork that starts at @off of a file of @size bytes */
+static u64 fork_len(loff_t size, u32 off)
+{
+	return size > off ? size - off : 0;
+}
+
 static loff_t rsrc_len(struct ksmbd_file *fp)
 {
-	loff_t size = i_size_read(file_inode(fp->apple.rsrc));
-
-	return size > fp->apple.rsrc_off ? size - fp->apple.rsrc_off : 0;
+	return fork_len(i_size_read(file_inode(fp->apple.rsrc)),
+			fp->apple.rsrc_off);
 }
 
 /* Make the fork entry's length match the file; see the top of this file */
@@ -737,12 +742,6 @@ loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo)
 	return len;
 }
 
-/* The resource fork length a "._" file of @size bytes holds */
-static u64 adouble_size_rsrc_len(loff_t size)
-{
-	return size > KSMBD_AD_RSRC_OFFSET ? size - KSMBD_AD_RSRC_OFFSET : 0;
-}
-
 /* The length of the fork in the "._" file of @dentry: a lookup, no open */
 static u64 dirent_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry)
 {
@@ -763,7 +762,8 @@ static u64 dirent_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry)
 	ad = lookup_one_unlocked(idmap, &QSTR(name), dir);
 	if (!IS_ERR(ad)) {
 		if (d_is_reg(ad))
-			len = adouble_size_rsrc_len(i_size_read(d_inode(ad)));
+			len = fork_len(i_size_read(d_inode(ad)),
+				       KSMBD_AD_RSRC_OFFSET);
 		dput(ad);
 	}
 	dput(dir);
