@@ -774,8 +774,8 @@ static u64 dirent_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry)
 /**
  * ksmbd_apple_dirent_meta() - the Finder data of a directory entry
  * @path: the entry
- * @ad:   where to put its FinderInfo, fork length and whether it has
- *        streams; the rest of @ad is left alone
+ * @ad:   zeroed but for no_streams (true); gets the entry's FinderInfo,
+ *        fork length and whether it has streams
  *
  * This runs for every entry of a listing, so it opens nothing and reads
  * the entry's xattrs once: their names, then the value of AFP_AfpInfo if
@@ -792,14 +792,8 @@ void ksmbd_apple_dirent_meta(const struct path *path,
 	struct dentry *dentry = path->dentry;
 	char *list = NULL, *name, *afpinfo = NULL;
 	bool netatalk = false, rsrc_xattr = false;
-	ssize_t list_len, len;
-	char *val;
+	ssize_t list_len;
 	u8 blob[KSMBD_AFP_INFO_SIZE];
-
-	ad->has_finder = false;
-	ad->no_streams = true;
-	ad->rsrc_len = 0;
-	memset(ad->finder, 0, sizeof(ad->finder));
 
 	list_len = ksmbd_vfs_listxattr(dentry, &list);
 	for (name = list; list_len > 0 && name < list + list_len;
@@ -814,17 +808,9 @@ void ksmbd_apple_dirent_meta(const struct path *path,
 			rsrc_xattr = true;
 	}
 
-	if (afpinfo) {
-		len = ksmbd_vfs_getxattr(idmap, dentry, afpinfo, &val);
-		if (len >= 0) {
-			ad->has_finder = ksmbd_apple_afpinfo_stored(val, len);
-			if (ad->has_finder)
-				memcpy(ad->finder,
-				       val + KSMBD_AFP_FINDER_OFFSET,
-				       KSMBD_FINDER_INFO_SIZE);
-			kfree(val);
-		}
-	} else if (netatalk && afpinfo_netatalk(idmap, dentry, blob)) {
+	/* Only netatalk's metadata: the stream xattr read fails at once */
+	if ((afpinfo || netatalk) &&
+	    afpinfo_get(idmap, dentry, afpinfo ?: AFPINFO_XATTR, blob)) {
 		ad->has_finder = true;
 		ad->no_streams = false;
 		memcpy(ad->finder, blob + KSMBD_AFP_FINDER_OFFSET,

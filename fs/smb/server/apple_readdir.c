@@ -108,16 +108,11 @@ void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
 {
 	struct ksmbd_apple_dirent *ad = &kst->apple;
 
+	*ad = (struct ksmbd_apple_dirent){ .no_streams = true };
 	if (ksmbd_vfs_maximal_access(work->conn, path, work->sess->user->uid,
 				     &ad->max_access))
 		ad->max_access = 0;
 
-	if (S_ISREG(kst->kstat->mode) || S_ISDIR(kst->kstat->mode)) {
+	if (S_ISREG(kst->kstat->mode) || S_ISDIR(kst->kstat->mode))
 		ksmbd_apple_dirent_meta(path, ad);
-	} else {
-		ad->has_finder = false;
-		ad->no_streams = true;
-		ad->rsrc_len = 0;
-		memset(ad->finder, 0, sizeof(ad->finder));
-	}
 }
