@@ -89,6 +89,8 @@ struct ksmbd_apple_fs_size {
 #define KSMBD_AD_RSRC			2
 #define KSMBD_AD_FINDER_INFO		9
 #define KSMBD_AD_RSRC_OFFSET		82
+/* The empty resource file macOS writes in a "._" file without a fork */
+#define KSMBD_RSRC_BLANK_LEN		286
 
 /**
  * struct ksmbd_apple_adouble - what an AppleDouble header says
@@ -98,6 +100,7 @@ struct ksmbd_apple_fs_size {
  * @rsrc_len_at: where its entry's length field is
  * @finfo_off:   where FinderInfo is
  * @finfo_len:   its length; 0 if there is none
+ * @finfo_len_at: where its entry's length field is
  */
 struct ksmbd_apple_adouble {
 	bool has_rsrc;
@@ -106,6 +109,35 @@ struct ksmbd_apple_adouble {
 	u32 rsrc_len_at;
 	u32 finfo_off;
 	u32 finfo_len;
+	u32 finfo_len_at;
+};
+
+/**
+ * struct ksmbd_apple_xattrs - the xattrs macOS packs in a "._" file
+ * @fi:     its FinderInfo entry, which holds them after the FinderInfo
+ * @fi_len: the entry's length
+ * @fi_off: the entry's offset in the file
+ * @pos:    where the next xattr's header is in @fi
+ * @left:   how many xattrs are left
+ */
+struct ksmbd_apple_xattrs {
+	const u8 *fi;
+	u32 fi_len;
+	u32 fi_off;
+	u32 pos;
+	u16 left;
+};
+
+/**
+ * struct ksmbd_apple_xattr - one xattr packed in a "._" file
+ * @name:  its name, NUL-terminated
+ * @value: its value
+ * @len:   the value's length
+ */
+struct ksmbd_apple_xattr {
+	const char *name;
+	const u8 *value;
+	u32 len;
 };
 
 /**
@@ -153,6 +185,12 @@ bool ksmbd_apple_finderinfo_empty(const u8 *blob);
 int ksmbd_apple_adouble_parse(const u8 *buf, size_t len, u64 size,
 			      struct ksmbd_apple_adouble *ad);
 void ksmbd_apple_adouble_init(u8 *buf);
+char *ksmbd_apple_sfm_map(const char *name, size_t len, bool to_private);
+int ksmbd_apple_xattrs_start(struct ksmbd_apple_xattrs *it, const u8 *fi,
+			     u32 fi_len, u32 fi_off);
+int ksmbd_apple_xattrs_next(struct ksmbd_apple_xattrs *it,
+			    struct ksmbd_apple_xattr *x);
+bool ksmbd_apple_rsrc_blank(const u8 *fork, size_t len);
 
 /**
  * ksmbd_apple_stream() - is @fp an AFP_AfpInfo or AFP_Resource handle?
@@ -193,6 +231,11 @@ int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
 			   struct ksmbd_apple_fs_size *sz);
 void ksmbd_apple_tm_free(struct ksmbd_share_config *share);
 int ksmbd_apple_fullfsync(struct file *filp);
+int ksmbd_apple_copyfile(struct ksmbd_file *src, struct ksmbd_file *dst);
+void ksmbd_apple_stream_wire_name(struct ksmbd_file *fp, char **name);
+void ksmbd_apple_convert(struct ksmbd_file *fp);
+ssize_t ksmbd_apple_stream_native(const struct path *path,
+				  struct ksmbd_file *fp, ssize_t rc);
 
 /**
  * ksmbd_apple_share_init() - take a share's Apple settings from ksmbd.mountd
@@ -359,6 +402,28 @@ static inline int ksmbd_apple_fullfsync(struct file *filp)
 	return 0;
 }
 
+static inline int ksmbd_apple_copyfile(struct ksmbd_file *src,
+				       struct ksmbd_file *dst)
+{
+	return 0;
+}
+
+static inline void ksmbd_apple_stream_wire_name(struct ksmbd_file *fp,
+						char **name)
+{
+}
+
+static inline void ksmbd_apple_convert(struct ksmbd_file *fp)
+{
+}
+
+static inline ssize_t ksmbd_apple_stream_native(const struct path *path,
+						struct ksmbd_file *fp,
+						ssize_t rc)
+{
+	return rc;
+}
+
 static inline void
 ksmbd_apple_share_init(struct ksmbd_share_config *share,
 		       const struct ksmbd_share_config_response *resp)
@@ -486,6 +551,25 @@ static inline bool ksmbd_apple_no_empty_streams(struct ksmbd_file *fp)
  */
 static inline bool ksmbd_apple_nfs_aces(struct ksmbd_conn *conn,
 					struct ksmbd_share_config *share)
+{
+	return ksmbd_conn_is_aapl(conn) && ksmbd_apple_share(share);
+}
+
+/**
+ * ksmbd_apple_posix_opens() - do opens on @share follow POSIX renames?
+ * @conn:  connection
+ * @share: share of the tree connection
+ *
+ * macOS expects its server to rename a folder while files in it are open,
+ * as its own filesystems do: the opens of a client that negotiated AAPL on
+ * a share with the Apple extensions do not hold up the rename of a
+ * directory above them or by another such open (ksmbd_fp_posix()).
+ * Opens of other clients still do.
+ *
+ * Return: true if they do
+ */
+static inline bool ksmbd_apple_posix_opens(struct ksmbd_conn *conn,
+					   struct ksmbd_share_config *share)
 {
 	return ksmbd_conn_is_aapl(conn) && ksmbd_apple_share(share);
 }

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Apple Finder metadata formats: the 60-byte AFP_AfpInfo stream and the
+ * Apple Finder metadata formats: the 60-byte AFP_AfpInfo stream, the
  * AppleDouble header that holds a resource fork ("._" files) or netatalk's
- * metadata (the "org.netatalk.Metadata" xattr).
+ * metadata (the "org.netatalk.Metadata" xattr), and the characters macOS
+ * sends in place of those NTFS does not allow in names.
  *
  * Everything here works on buffers only; apple_fork.c does the I/O.
  */
 
+#include <linux/err.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
 #include <kunit/visibility.h>
@@ -24,6 +27,12 @@
 #define AD_HEADER_SIZE		26
 #define AD_ENTRY_SIZE		12
 #define AD_MAX_ENTRIES		64
+
+/* macOS's xattr header, behind the FinderInfo and two bytes of padding */
+#define AD_ATTR_MAGIC		0x41545452	/* "ATTR" */
+#define AD_ATTR_HEADER_AT	34
+#define AD_ATTR_HEADER_SIZE	36
+#define AD_ATTR_ENTRY_SIZE	11
 
 /* Smallest write that stores anything; shorter ones only look valid */
 #define AFP_INFO_MIN_STORED	17
@@ -195,6 +204,7 @@ int ksmbd_apple_adouble_parse(const u8 *buf, size_t len, u64 size,
 				return -EINVAL;
 			ad->finfo_off = off;
 			ad->finfo_len = elen;
+			ad->finfo_len_at = AD_HEADER_SIZE + i * AD_ENTRY_SIZE + 8;
 			fallthrough;
 		default:
 			others_end = max(others_end, off + elen);
@@ -233,3 +243,203 @@ void ksmbd_apple_adouble_init(u8 *buf)
 	put_unaligned_be32(KSMBD_AD_RSRC_OFFSET, e + 4);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_adouble_init);
+
+/* Characters mapped to U+F020.. by macOS, after the controls at U+F001.. */
+static const char sfm_chars[] = "\"*:<>?\\|";
+
+/* The code point U+F000 + the result stands for @c, 0 if it is not mapped */
+static unsigned int sfm_code(unsigned char c)
+{
+	const char *p;
+
+	if (c >= 0x01 && c <= 0x1f)
+		return c;
+	p = c ? strchr(sfm_chars, c) : NULL;
+	return p ? 0x20 + (p - sfm_chars) : 0;
+}
+
+/**
+ * ksmbd_apple_sfm_map() - map a name between macOS and the filesystem
+ * @name:       NUL-terminated name
+ * @len:        how many bytes of @name to map; the rest is kept as is
+ * @to_private: the direction
+ *
+ * macOS sends the characters NTFS does not allow in names (controls,
+ * " * : < > ? \ |) as the private-use code points U+F001 to U+F027
+ * (Services for Macintosh). A stream whose name has such a character
+ * becomes an xattr whose name has the UTF-8 form of the code point. With
+ * @to_private, the characters are mapped to those code points (for a
+ * client, from a name written on the server itself, such as an xattr
+ * "com.apple.metadata:_kMDItemUserTags"); without it, the code points are
+ * mapped back to the characters. Other bytes are copied.
+ *
+ * Return: the mapped name, to be freed with kfree(); NULL if nothing in
+ * @name is mapped; ERR_PTR(-ENOMEM)
+ */
+char *ksmbd_apple_sfm_map(const char *name, size_t len, bool to_private)
+{
+	size_t total = strlen(name), i = 0, n = 0;
+	bool mapped = false;
+	unsigned int code;
+	u8 *out;
+
+	len = min(len, total);
+	out = kmalloc(3 * len + total - len + 1, KSMBD_DEFAULT_GFP);
+	if (!out)
+		return ERR_PTR(-ENOMEM);
+	while (i < len) {
+		const u8 *p = (const u8 *)name + i;
+
+		code = to_private ? sfm_code(*p) : 0;
+		if (code) {
+			out[n++] = 0xef;
+			out[n++] = 0x80;
+			out[n++] = 0x80 + code;
+			i++;
+			mapped = true;
+		} else if (!to_private && len - i >= 3 && p[0] == 0xef &&
+			   p[1] == 0x80 && p[2] > 0x80 &&
+			   p[2] < 0xa0 + sizeof(sfm_chars) - 1) {
+			out[n++] = p[2] < 0xa0 ? p[2] - 0x80 :
+						 sfm_chars[p[2] - 0xa0];
+			i += 3;
+			mapped = true;
+		} else {
+			out[n++] = *p;
+			i++;
+		}
+	}
+	if (!mapped) {
+		kfree(out);
+		return NULL;
+	}
+	memcpy(out + n, name + len, total - len + 1);
+	return (char *)out;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_sfm_map);
+
+/**
+ * ksmbd_apple_xattrs_start() - find the xattrs macOS packed in a "._" file
+ * @it:     iterator to set up for ksmbd_apple_xattrs_next()
+ * @fi:     the file's FinderInfo entry
+ * @fi_len: the entry's length
+ * @fi_off: the entry's offset in the file
+ *
+ * macOS writes a file's xattrs into its "._" file, on a server that does
+ * not take them as streams: behind the 32 bytes of FinderInfo and two of
+ * padding comes an "ATTR" header (magic, debug tag, total size, data
+ * start, data length, 12 reserved bytes, flags and the number of xattrs,
+ * big-endian), then one header per xattr.
+ *
+ * Return: 0, or -ENOENT if the entry holds no such header
+ */
+int ksmbd_apple_xattrs_start(struct ksmbd_apple_xattrs *it, const u8 *fi,
+			     u32 fi_len, u32 fi_off)
+{
+	const u8 *h = fi + AD_ATTR_HEADER_AT;
+
+	memset(it, 0, sizeof(*it));
+	if (fi_len < AD_ATTR_HEADER_AT + AD_ATTR_HEADER_SIZE ||
+	    get_unaligned_be32(h) != AD_ATTR_MAGIC)
+		return -ENOENT;
+	it->fi = fi;
+	it->fi_len = fi_len;
+	it->fi_off = fi_off;
+	it->pos = AD_ATTR_HEADER_AT + AD_ATTR_HEADER_SIZE;
+	it->left = get_unaligned_be16(h + 34);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_xattrs_start);
+
+/**
+ * ksmbd_apple_xattrs_next() - the next xattr packed in a "._" file
+ * @it: iterator from ksmbd_apple_xattrs_start()
+ * @x:  the xattr found
+ *
+ * Each xattr header is the value's offset in the file and its length
+ * (big-endian), two bytes of flags, the name's length with its NUL, and
+ * the name, padded to four bytes from the start of the file. The name must be a non-empty string
+ * that fills its length, and the value must lie in the FinderInfo entry,
+ * behind the headers.
+ *
+ * Return: 1 with @x set, 0 when there are no more, -EINVAL if the header
+ * or the xattr is malformed (the iteration stops there)
+ */
+int ksmbd_apple_xattrs_next(struct ksmbd_apple_xattrs *it,
+			    struct ksmbd_apple_xattr *x)
+{
+	const u8 *e;
+	u32 off, len, name_len, next;
+
+	if (!it->left)
+		return 0;
+	it->left--;
+	if (it->pos > it->fi_len ||
+	    it->fi_len - it->pos < AD_ATTR_ENTRY_SIZE)
+		goto bad;
+	e = it->fi + it->pos;
+	off = get_unaligned_be32(e);
+	len = get_unaligned_be32(e + 4);
+	name_len = e[10];
+	if (name_len < 2 ||
+	    it->fi_len - it->pos - AD_ATTR_ENTRY_SIZE < name_len ||
+	    strnlen(e + AD_ATTR_ENTRY_SIZE, name_len) != name_len - 1)
+		goto bad;
+	/* Headers are aligned to four bytes from the start of the file */
+	next = ALIGN((u64)it->fi_off + it->pos + AD_ATTR_ENTRY_SIZE + name_len,
+		     4) - it->fi_off;
+
+	/* The value: in the entry, behind this header */
+	if (off < it->fi_off || off - it->fi_off < next ||
+	    off - it->fi_off > it->fi_len ||
+	    len > it->fi_len - (off - it->fi_off))
+		goto bad;
+
+	x->name = (const char *)e + AD_ATTR_ENTRY_SIZE;
+	x->value = it->fi + (off - it->fi_off);
+	x->len = len;
+	it->pos = next;
+	return 1;
+bad:
+	it->left = 0;
+	return -EINVAL;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_xattrs_next);
+
+/* Where the map of the empty resource file is, and its note */
+#define RSRC_BLANK_MAP		256
+#define RSRC_BLANK_NOTE		"This resource fork intentionally left blank"
+
+/**
+ * ksmbd_apple_rsrc_blank() - is a fork the one macOS writes for none?
+ * @fork: the fork
+ * @len:  its length
+ *
+ * macOS gives a "._" file that needs a resource fork entry but has no
+ * fork an empty resource file: a header (data at 256, no data, a 30-byte
+ * map at 256), the note "This resource fork intentionally left blank" at
+ * 16, and the map: a copy of the header, no attributes, the type list at
+ * 28 and the name list at 30 of it, and no types. Its own copy code skips
+ * such a fork, and it is taken for none when a "._" file is taken in.
+ *
+ * Return: true if @fork is that
+ */
+bool ksmbd_apple_rsrc_blank(const u8 *fork, size_t len)
+{
+	static const u8 head[16] = {
+		0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1e,
+	};
+	static const u8 map_rest[14] = {
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x1c, 0x00, 0x1e, 0xff, 0xff,
+	};
+
+	return len == KSMBD_RSRC_BLANK_LEN &&
+		!memcmp(fork, head, sizeof(head)) &&
+		!memcmp(fork + 16, RSRC_BLANK_NOTE, strlen(RSRC_BLANK_NOTE)) &&
+		!memcmp(fork + RSRC_BLANK_MAP, head, sizeof(head)) &&
+		!memcmp(fork + RSRC_BLANK_MAP + sizeof(head), map_rest,
+			sizeof(map_rest));
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_rsrc_blank);

@@ -392,6 +392,256 @@ static void adouble_truncation_test(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, ad_parse(test, b, len, 82, &ad), 0);
 }
 
+/* Map @in over @len bytes and compare with @want (NULL: nothing mapped) */
+static void sfm_expect(struct kunit *test, const char *in, size_t len,
+		       bool to_private, const char *want)
+{
+	char *out = ksmbd_apple_sfm_map(in, len, to_private);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(out));
+	if (!want) {
+		KUNIT_EXPECT_NULL(test, out);
+		return;
+	}
+	KUNIT_ASSERT_NOT_NULL(test, out);
+	KUNIT_EXPECT_STREQ(test, out, want);
+	kfree(out);
+}
+
+/* Every character macOS maps, both ways, and only up to @len */
+static void sfm_map_test(struct kunit *test)
+{
+	static const char native[] = "\x01\x1f\"*:<>?\\|";
+	static const char private[] =
+		"\xef\x80\x81\xef\x80\x9f\xef\x80\xa0\xef\x80\xa1\xef\x80\xa2"
+		"\xef\x80\xa3\xef\x80\xa4\xef\x80\xa5\xef\x80\xa6\xef\x80\xa7";
+
+	sfm_expect(test, native, strlen(native), true, private);
+	sfm_expect(test, private, strlen(private), false, native);
+
+	/* The stream type after the name is kept as it is */
+	sfm_expect(test, "com.apple.metadata:_kMDItemUserTags:$DATA", 35, true,
+		   "com.apple.metadata\xef\x80\xa2_kMDItemUserTags:$DATA");
+	/* U+F022 in octal where a hex escape would take the next letters */
+	sfm_expect(test, "user.DosStream.foo\357\200\242bar:$DATA", 24, false,
+		   "user.DosStream.foo:bar:$DATA");
+	/* @len past the end is the end */
+	sfm_expect(test, "a:b", 100, true, "a\357\200\242b");
+}
+
+/* Names without a mapped character, and code points that are not mapped */
+static void sfm_unmapped_test(struct kunit *test)
+{
+	sfm_expect(test, "AFP_AfpInfo:$DATA", 11, true, NULL);
+	sfm_expect(test, "a:b", 1, true, NULL);
+	sfm_expect(test, "", 0, true, NULL);
+	sfm_expect(test, "", 0, false, NULL);
+	/* '/' and ' ' are not mapped to U+F022 / U+F028 */
+	sfm_expect(test, "a/b c", 5, true, NULL);
+	/* U+F000, U+F028 and U+F040 are not in the table */
+	sfm_expect(test, "\xef\x80\x80\xef\x80\xa8\xef\x81\x80", 9, false, NULL);
+	/* A code point cut by @len is copied, not decoded */
+	sfm_expect(test, "x\xef\x80\xa2", 3, false, NULL);
+	/* A lone lead byte at the end is not read past */
+	sfm_expect(test, "x\xef", 2, false, NULL);
+	/* Private-use code points are kept when mapping to them */
+	sfm_expect(test, "\xef\x80\xa2", 3, true, NULL);
+	/* ASCII is kept when mapping back */
+	sfm_expect(test, "a:b", 3, false, NULL);
+}
+
+/*
+ * A FinderInfo entry as macOS packs it at offset 50 of a "._" file: 32
+ * bytes of FinderInfo, padding, the ATTR header and two xattrs whose
+ * values follow the headers. Offsets in it, and the alignment of the
+ * headers, are from the start of the file.
+ */
+#define FI_OFF		50
+#define FI_LEN		200
+
+static void fi_xattr(u8 *fi, u32 *pos, u32 *val, const char *name,
+		     const char *value)
+{
+	size_t nlen = strlen(name) + 1, vlen = strlen(value);
+
+	put_unaligned_be32(FI_OFF + *val, fi + *pos);
+	put_unaligned_be32(vlen, fi + *pos + 4);
+	fi[*pos + 10] = nlen;
+	memcpy(fi + *pos + 11, name, nlen);
+	memcpy(fi + *val, value, vlen);
+	*pos = ALIGN(FI_OFF + *pos + 11 + nlen, 4) - FI_OFF;
+	*val += vlen;
+}
+
+static void fi_build(u8 *fi)
+{
+	u32 pos = 70, val = 140;
+
+	memset(fi, 0, FI_LEN);
+	memcpy(fi, "TESTSLOW", 8);
+	put_unaligned_be32(0x41545452, fi + 34);
+	put_unaligned_be16(2, fi + 68);
+	fi_xattr(fi, &pos, &val, "com.apple.metadata:_kMDItemUserTags", "tags");
+	fi_xattr(fi, &pos, &val, "foo:bar", "baz");
+}
+
+static int fi_walk(struct kunit *test, const u8 *fi, u32 len,
+		   struct ksmbd_apple_xattr *x, int max)
+{
+	struct ksmbd_apple_xattrs it;
+	int n = 0, rc;
+
+	KUNIT_ASSERT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, len, FI_OFF),
+			0);
+	while ((rc = ksmbd_apple_xattrs_next(&it, &x[n])) > 0)
+		KUNIT_ASSERT_LT(test, ++n, max);
+	return rc ?: n;
+}
+
+static void xattrs_test(struct kunit *test)
+{
+	struct ksmbd_apple_xattr x[4];
+	u8 fi[FI_LEN];
+
+	fi_build(fi);
+	KUNIT_ASSERT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), 2);
+	KUNIT_EXPECT_STREQ(test, x[0].name,
+			   "com.apple.metadata:_kMDItemUserTags");
+	KUNIT_EXPECT_EQ(test, x[0].len, 4);
+	KUNIT_EXPECT_MEMEQ(test, x[0].value, "tags", 4);
+	KUNIT_EXPECT_PTR_EQ(test, x[0].value, (const u8 *)fi + 140);
+	KUNIT_EXPECT_STREQ(test, x[1].name, "foo:bar");
+	KUNIT_EXPECT_MEMEQ(test, x[1].value, "baz", 3);
+
+	/* Values may end at the end of the entry, not past it */
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, 147, x, 4), 2);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, 146, x, 4), -EINVAL);
+}
+
+/* No ATTR header: a plain 32-byte FinderInfo, or another magic */
+static void xattrs_none_test(struct kunit *test)
+{
+	struct ksmbd_apple_xattrs it;
+	u8 fi[FI_LEN];
+
+	fi_build(fi);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, 32, FI_OFF),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, 69, FI_OFF),
+			-ENOENT);
+	fi[34] = 'X';
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, FI_LEN,
+						       FI_OFF), -ENOENT);
+}
+
+struct xattr_bad_case {
+	const char *desc;
+	u32 at;		/* byte of the entry to change */
+	u32 val;	/* its new value (be32 for 0 and 4, a byte else) */
+};
+
+static const struct xattr_bad_case xattr_bad_cases[] = {
+	{ "value before the entry", 0, FI_OFF - 1 },
+	{ "value over its header", 0, FI_OFF + 70 },
+	{ "value offset past the entry", 0, FI_OFF + FI_LEN + 1 },
+	{ "value length past the entry", 4, 61 },
+	{ "huge value length", 4, 0xffffffff },
+	{ "empty name", 10, 1 },
+	{ "no name", 10, 0 },
+	{ "name without NUL", 10, 35 },
+	{ "name past the entry", 10, 255 },
+	{ "NUL inside the name", 20, 0 },
+};
+
+static void xattr_bad_desc(const struct xattr_bad_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(xattr_bad, xattr_bad_cases, xattr_bad_desc);
+
+/* A malformed xattr header ends the walk; nothing is read out of bounds */
+static void xattrs_bad_test(struct kunit *test)
+{
+	const struct xattr_bad_case *c = test->param_value;
+	struct ksmbd_apple_xattr x[4];
+	u8 *fi = kunit_kmalloc(test, FI_LEN, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, fi);
+	fi_build(fi);
+	if (c->at == 0 || c->at == 4)
+		put_unaligned_be32(c->val, fi + 70 + c->at);
+	else
+		fi[70 + c->at] = c->val;
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), -EINVAL);
+}
+
+/* More xattrs announced than there is room for */
+static void xattrs_count_test(struct kunit *test)
+{
+	struct ksmbd_apple_xattr x[4];
+	u8 fi[FI_LEN];
+	u32 len;
+
+	fi_build(fi);
+	put_unaligned_be16(3, fi + 68);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), -EINVAL);
+	put_unaligned_be16(0, fi + 68);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), 0);
+	/* Every length of the entry: a result, never a read past it */
+	put_unaligned_be16(2, fi + 68);
+	for (len = 70; len < FI_LEN; len++) {
+		u8 *copy = kunit_kmalloc(test, len, GFP_KERNEL);
+		int n;
+
+		KUNIT_ASSERT_NOT_NULL(test, copy);
+		memcpy(copy, fi, len);
+		n = fi_walk(test, copy, len, x, 4);
+		KUNIT_EXPECT_TRUE(test, n == -EINVAL || (len >= 147 && n == 2));
+		kunit_kfree(test, copy);
+	}
+}
+
+/* The empty resource file, built from its description */
+static void rsrc_blank_build(u8 *f)
+{
+	static const char note[] = "This resource fork intentionally left blank";
+
+	memset(f, 0, KSMBD_RSRC_BLANK_LEN);
+	put_unaligned_be32(256, f);		/* data offset */
+	put_unaligned_be32(256, f + 4);		/* map offset */
+	put_unaligned_be32(30, f + 12);		/* map length */
+	memcpy(f + 16, note, strlen(note));
+	memset(f + 16 + strlen(note), ' ', 3);
+	memcpy(f + 256, f, 16);
+	put_unaligned_be16(28, f + 256 + 24);	/* type list offset */
+	put_unaligned_be16(30, f + 256 + 26);	/* name list offset */
+	put_unaligned_be16(0xffff, f + 256 + 28);	/* no types */
+}
+
+static void rsrc_blank_test(struct kunit *test)
+{
+	u8 *f = kunit_kmalloc(test, KSMBD_RSRC_BLANK_LEN + 1, GFP_KERNEL);
+	size_t i;
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	rsrc_blank_build(f);
+	KUNIT_EXPECT_TRUE(test, ksmbd_apple_rsrc_blank(f, KSMBD_RSRC_BLANK_LEN));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_rsrc_blank(f, 285));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_rsrc_blank(f, 287));
+
+	/* A change in the header, the note or the map is a real fork */
+	for (i = 0; i < KSMBD_RSRC_BLANK_LEN; i++) {
+		bool checked = i < 16 + 43 || i >= 256;
+
+		f[i] ^= 0x01;
+		KUNIT_EXPECT_EQ_MSG(test,
+				    ksmbd_apple_rsrc_blank(f, KSMBD_RSRC_BLANK_LEN),
+				    !checked, "byte %zu", i);
+		f[i] ^= 0x01;
+	}
+}
+
 static struct kunit_case apple_afp_test_cases[] = {
 	KUNIT_CASE(afpinfo_init_test),
 	KUNIT_CASE_PARAM(afpinfo_write_test, afp_write_gen_params),
@@ -405,6 +655,13 @@ static struct kunit_case apple_afp_test_cases[] = {
 	KUNIT_CASE_PARAM(adouble_bad_test, ad_bad_gen_params),
 	KUNIT_CASE(adouble_skip_test),
 	KUNIT_CASE(adouble_truncation_test),
+	KUNIT_CASE(sfm_map_test),
+	KUNIT_CASE(sfm_unmapped_test),
+	KUNIT_CASE(xattrs_test),
+	KUNIT_CASE(xattrs_none_test),
+	KUNIT_CASE_PARAM(xattrs_bad_test, xattr_bad_gen_params),
+	KUNIT_CASE(xattrs_count_test),
+	KUNIT_CASE(rsrc_blank_test),
 	{}
 };
 

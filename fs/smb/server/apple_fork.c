@@ -47,6 +47,8 @@ static bool apple_fp(struct ksmbd_file *fp)
 	return fp->share_conf && ksmbd_apple_share(fp->share_conf);
 }
 
+static void adouble_convert(const struct path *path, struct ksmbd_file *fp);
+
 /* ---- AFP_AfpInfo ---- */
 
 /* The 60 bytes netatalk's metadata describe, if it has FinderInfo */
@@ -115,6 +117,7 @@ static int afpinfo_open(const struct path *path, struct ksmbd_file *fp)
 	u8 blob[KSMBD_AFP_INFO_SIZE];
 	bool present;
 
+	adouble_convert(path, fp);
 	/* Take the stored name's case, for later reads and writes */
 	ksmbd_vfs_casexattr_len(idmap, path->dentry, fp->stream.name,
 				fp->stream.size, fp->stream.name);
@@ -338,29 +341,27 @@ static u64 fork_len(loff_t size, u32 off)
 	return size > off ? size - off : 0;
 }
 
-static loff_t rsrc_len(struct ksmbd_file *fp)
+static loff_t rsrc_len(struct ksmbd_apple_stream *as)
 {
-	return fork_len(i_size_read(file_inode(fp->apple.rsrc)),
-			fp->apple.rsrc_off);
+	return fork_len(i_size_read(file_inode(as->rsrc)), as->rsrc_off);
 }
 
 /* Make the fork entry's length match the file; see the top of this file */
-static int rsrc_sync_len(struct ksmbd_file *fp)
+static int rsrc_sync_len(struct ksmbd_apple_stream *as)
 {
-	struct file *filp = fp->apple.rsrc;
 	__be32 stored, len;
 	loff_t pos;
 	ssize_t n;
 	int tries;
 
 	for (tries = 0; tries < 3; tries++) {
-		len = cpu_to_be32(min_t(loff_t, rsrc_len(fp), RSRC_MAX_LEN));
-		pos = fp->apple.rsrc_len_at;
-		n = kernel_read(filp, &stored, sizeof(stored), &pos);
+		len = cpu_to_be32(min_t(loff_t, rsrc_len(as), RSRC_MAX_LEN));
+		pos = as->rsrc_len_at;
+		n = kernel_read(as->rsrc, &stored, sizeof(stored), &pos);
 		if (n == sizeof(stored) && stored == len)
 			return 0;
-		pos = fp->apple.rsrc_len_at;
-		n = kernel_write(filp, &len, sizeof(len), &pos);
+		pos = as->rsrc_len_at;
+		n = kernel_write(as->rsrc, &len, sizeof(len), &pos);
 		if (n < 0)
 			return n;
 	}
@@ -381,7 +382,7 @@ static int rsrc_truncate(struct ksmbd_file *fp, loff_t len)
 	saved = override_creds(fp->apple.rsrc->f_cred);
 	rc = vfs_truncate(&fp->apple.rsrc->f_path, fp->apple.rsrc_off + len);
 	revert_creds(saved);
-	return rc ?: rsrc_sync_len(fp);
+	return rc ?: rsrc_sync_len(&fp->apple);
 }
 
 /* The length of a resource fork kept in its stream xattr */
@@ -413,7 +414,7 @@ static int rsrc_migrate(struct ksmbd_file *fp, const struct path *path)
 	kfree(val);
 	if (n != len)
 		return n < 0 ? n : -ENOSPC;
-	rc = rsrc_sync_len(fp);
+	rc = rsrc_sync_len(&fp->apple);
 	if (!rc)
 		rc = ksmbd_vfs_remove_xattr(idmap, path, RSRC_XATTR, true);
 	return rc;
@@ -429,6 +430,7 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 	/* Folders have no resource fork */
 	if (d_is_dir(path->dentry))
 		return -EBADF;
+	adouble_convert(path, fp);
 
 	writable = test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE);
 	switch (fp->cdoption) {
@@ -460,7 +462,7 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 		rc = rsrc_migrate(fp, path);
 		if (rc)
 			return rc;
-		ad.rsrc_len = rsrc_len(fp);
+		ad.rsrc_len = rsrc_len(&fp->apple);
 	}
 
 	/* An empty fork does not exist for Apple clients */
@@ -481,7 +483,7 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 static ssize_t rsrc_read(struct ksmbd_file *fp, char *buf, loff_t *pos,
 			 size_t count)
 {
-	loff_t len = rsrc_len(fp), off;
+	loff_t len = rsrc_len(&fp->apple), off;
 
 	if (*pos < 0 || *pos >= len)
 		return 0;
@@ -506,7 +508,164 @@ static int rsrc_write(struct ksmbd_file *fp, const char *buf, loff_t *pos,
 		return n;
 	if (n != count)
 		return -ENOSPC;
-	return rsrc_sync_len(fp);
+	return rsrc_sync_len(&fp->apple);
+}
+
+/* ---- "._" files macOS wrote ---- */
+
+/* The largest FinderInfo entry taken in: macOS packs up to 3,760 bytes */
+#define AD_CONVERT_MAX		SZ_1M
+
+/*
+ * Make a stream of each xattr macOS packed in the FinderInfo entry @fi of
+ * a "._" file, named as macOS would name it (see ksmbd_apple_sfm_map());
+ * a stream that exists is kept. An xattr that cannot be stored (name or
+ * value too long for the filesystem) is left in the "._" file.
+ */
+static int convert_xattrs(const struct path *path, const u8 *fi, u32 fi_len,
+			  u32 fi_off)
+{
+	struct ksmbd_apple_xattrs it;
+	struct ksmbd_apple_xattr x;
+	char *mapped, *name;
+	int rc;
+
+	if (ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off))
+		return 0;
+	while ((rc = ksmbd_apple_xattrs_next(&it, &x)) > 0) {
+		/* Never packed by macOS: they have entries of their own */
+		if (!strcmp(x.name, "com.apple.FinderInfo") ||
+		    !strcmp(x.name, "com.apple.ResourceFork"))
+			continue;
+		mapped = ksmbd_apple_sfm_map(x.name, strlen(x.name), true);
+		if (IS_ERR(mapped))
+			return PTR_ERR(mapped);
+		name = kasprintf(KSMBD_DEFAULT_GFP, "%s%s:$DATA",
+				 XATTR_NAME_STREAM, mapped ?: x.name);
+		kfree(mapped);
+		if (!name)
+			return -ENOMEM;
+		rc = ksmbd_vfs_setxattr(mnt_idmap(path->mnt), path, name,
+					(void *)x.value, x.len, XATTR_CREATE,
+					true);
+		if (rc == -ERANGE || rc == -E2BIG || rc == -ENOSPC)
+			pr_warn_ratelimited("xattr %s of %pd not converted: %d\n",
+					    x.name, path->dentry, rc);
+		kfree(name);
+		if (rc && rc != -EEXIST && rc != -ERANGE && rc != -E2BIG)
+			return rc;
+	}
+	if (rc)
+		pr_warn_ratelimited("malformed xattrs in the ._ file of %pd\n",
+				    path->dentry);
+	return 0;
+}
+
+/*
+ * Take in the Finder data of a "._" file that macOS wrote for the file at
+ * @path, as it does on servers without the Apple extensions: its
+ * FinderInfo becomes AFP_AfpInfo unless the file has one, and its packed
+ * xattrs become streams, and a fork that is the empty resource file
+ * macOS writes for none is emptied. The "._" file is then left as ksmbd
+ * writes its own: a FinderInfo entry of 32 zero bytes, and the resource
+ * fork where it is. Streams are written before the "._" file is changed,
+ * so that a crash leaves it to be converted again, never loses data.
+ * Failures leave the "._" file as it is.
+ */
+/* Is the fork of the open "._" file @filp the empty one macOS writes? */
+static bool rsrc_blank(struct file *filp, struct ksmbd_apple_adouble *ad)
+{
+	u8 buf[KSMBD_RSRC_BLANK_LEN];
+	loff_t pos = ad->rsrc_off;
+
+	return ad->rsrc_len == sizeof(buf) &&
+		kernel_read(filp, buf, sizeof(buf), &pos) == sizeof(buf) &&
+		ksmbd_apple_rsrc_blank(buf, sizeof(buf));
+}
+
+static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	struct ksmbd_apple_adouble ad;
+	struct ksmbd_apple_stream fork = {};
+	u8 blob[KSMBD_AFP_INFO_SIZE];
+	__be32 finfo_len = cpu_to_be32(KSMBD_FINDER_INFO_SIZE);
+	struct file *filp;
+	u8 *fi = NULL;
+	bool blank;
+	loff_t pos;
+
+	if (!test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE))
+		return;
+	filp = adouble_open(path, false, true);
+	if (IS_ERR(filp))
+		return;
+	if (adouble_read(filp, &ad) || !ad.finfo_len ||
+	    ad.finfo_len > AD_CONVERT_MAX)
+		goto out;
+	fi = kvmalloc(ad.finfo_len, KSMBD_DEFAULT_GFP);
+	if (!fi)
+		goto out;
+	pos = ad.finfo_off;
+	if (kernel_read(filp, fi, ad.finfo_len, &pos) != ad.finfo_len)
+		goto out;
+	blank = rsrc_blank(filp, &ad);
+	/* ksmbd's own, or taken in already */
+	if (!blank && ad.finfo_len == KSMBD_FINDER_INFO_SIZE &&
+	    !memchr_inv(fi, 0, KSMBD_FINDER_INFO_SIZE))
+		goto out;
+
+	if (memchr_inv(fi, 0, KSMBD_FINDER_INFO_SIZE) &&
+	    !afpinfo_get(idmap, path->dentry, AFPINFO_XATTR, blob)) {
+		ksmbd_apple_afpinfo_init(blob);
+		memcpy(blob + KSMBD_AFP_FINDER_OFFSET, fi,
+		       KSMBD_FINDER_INFO_SIZE);
+		if (ksmbd_vfs_setxattr(idmap, path, AFPINFO_XATTR, blob,
+				       KSMBD_AFP_INFO_SIZE, 0, true))
+			goto out;
+	}
+	if (convert_xattrs(path, fi, ad.finfo_len, ad.finfo_off))
+		goto out;
+
+	/* The empty resource file is no fork */
+	if (blank) {
+		fork.rsrc = filp;
+		fork.rsrc_off = ad.rsrc_off;
+		fork.rsrc_len_at = ad.rsrc_len_at;
+		if (vfs_truncate(&filp->f_path, ad.rsrc_off) ||
+		    rsrc_sync_len(&fork))
+			goto out;
+	}
+
+	memset(fi, 0, KSMBD_FINDER_INFO_SIZE);
+	pos = ad.finfo_off;
+	if (kernel_write(filp, fi, KSMBD_FINDER_INFO_SIZE, &pos) !=
+	    KSMBD_FINDER_INFO_SIZE)
+		goto out;
+	pos = ad.finfo_len_at;
+	kernel_write(filp, &finfo_len, sizeof(finfo_len), &pos);
+out:
+	kvfree(fi);
+	fput(filp);
+}
+
+/**
+ * ksmbd_apple_convert() - take in a "._" file macOS left for a file
+ * @fp: handle of the file, whose streams are about to be listed
+ *
+ * On a writable share with the Apple extensions, the FinderInfo and xattrs
+ * macOS packed in the file's "._" file become its AFP_AfpInfo and streams,
+ * as when AFP_AfpInfo or AFP_Resource is opened.
+ */
+void ksmbd_apple_convert(struct ksmbd_file *fp)
+{
+	const struct cred *saved;
+
+	if (!apple_fp(fp) || !fp->tcon)
+		return;
+	saved = override_creds(fp->filp->f_cred);
+	adouble_convert(&fp->filp->f_path, fp);
+	revert_creds(saved);
 }
 
 /* ---- hooks ---- */
@@ -626,7 +785,7 @@ loff_t ksmbd_apple_stream_size(struct ksmbd_file *fp)
 	loff_t len;
 
 	if (fp->apple.kind == KSMBD_APPLE_RSRC)
-		return rsrc_len(fp);
+		return rsrc_len(&fp->apple);
 	saved = override_creds(fp->filp->f_cred);
 	len = afpinfo_size(fp);
 	revert_creds(saved);
@@ -648,7 +807,7 @@ int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
 	int rc;
 
 	if (fp->apple.kind == KSMBD_APPLE_RSRC) {
-		if (rsrc_len(fp))
+		if (rsrc_len(&fp->apple))
 			return 0;
 		rc = ksmbd_vfs_unlink(fp->apple.rsrc);
 		return rc == -ENOENT ? 0 : rc;
@@ -739,6 +898,77 @@ loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo)
 					     fp->filp->f_path.dentry);
 	}
 	revert_creds(saved);
+	return len;
+}
+
+/**
+ * ksmbd_apple_stream_wire_name() - map a listed stream name for macOS
+ * @fp:   handle of the file listed
+ * @name: ":<stream name>:<type>" as stored; replaced by the mapped name,
+ *        or freed and set to NULL if there is no memory for it
+ *
+ * On a share with the Apple extensions, a stream whose name has a
+ * character NTFS does not allow, such as one written on the server as the
+ * xattr "user.DosStream.com.apple.metadata:_kMDItemUserTags:$DATA", is
+ * listed with the private-use code point macOS uses for it (U+F022 for
+ * ':'), so that it can be opened: see ksmbd_apple_stream_native().
+ */
+void ksmbd_apple_stream_wire_name(struct ksmbd_file *fp, char **name)
+{
+	char *sname, *type, *mapped;
+
+	if (!*name || !apple_fp(fp))
+		return;
+	sname = *name + 1;
+	type = strrchr(sname, ':');
+	mapped = ksmbd_apple_sfm_map(sname, type ? type - sname : strlen(sname),
+				     true);
+	if (!mapped)
+		return;
+	kfree(*name);
+	*name = IS_ERR(mapped) ? NULL :
+		kasprintf(KSMBD_DEFAULT_GFP, ":%s", mapped);
+	if (!IS_ERR(mapped))
+		kfree(mapped);
+}
+
+/**
+ * ksmbd_apple_stream_native() - find a stream stored with NTFS-illegal names
+ * @path: the base file
+ * @fp:   the stream handle being opened; its xattr name was not found
+ * @rc:   the error of that lookup
+ *
+ * A stream macOS names with private-use code points is stored under that
+ * name. If there is no such xattr but one with the characters the code
+ * points stand for (written on the server, or by Samba with catia),
+ * that one is the stream, and @fp takes its name.
+ *
+ * Return: the length of the stream found, else @rc or another error
+ */
+ssize_t ksmbd_apple_stream_native(const struct path *path,
+				  struct ksmbd_file *fp, ssize_t rc)
+{
+	char *name, *type;
+	ssize_t len;
+
+	if (!apple_fp(fp))
+		return rc;
+	type = strrchr(fp->stream.name, ':');
+	if (!type)
+		return rc;
+	name = ksmbd_apple_sfm_map(fp->stream.name, type - fp->stream.name,
+				   false);
+	if (IS_ERR_OR_NULL(name))
+		return name ? PTR_ERR(name) : rc;
+	len = ksmbd_vfs_casexattr_len(mnt_idmap(path->mnt), path->dentry,
+				      name, strlen(name) + 1, name);
+	if (len < 0) {
+		kfree(name);
+		return rc;
+	}
+	kfree(fp->stream.name);
+	fp->stream.name = name;
+	fp->stream.size = strlen(name) + 1;
 	return len;
 }
 
@@ -933,4 +1163,136 @@ out_creds:
 out:
 	dput(ar->dir);
 	kfree(ar->name);
+}
+
+/* ---- copyfile ---- */
+
+/*
+ * Copy every stream xattr of @src to @dst: the named streams, AFP_AfpInfo
+ * and a resource fork still kept in its xattr, and netatalk's metadata.
+ */
+static int copy_stream_xattrs(struct ksmbd_file *src, struct ksmbd_file *dst)
+{
+	struct mnt_idmap *idmap = file_mnt_idmap(src->filp);
+	struct dentry *dentry = src->filp->f_path.dentry;
+	char *list = NULL, *name, *val;
+	ssize_t list_len, len;
+	int rc = 0;
+
+	list_len = ksmbd_vfs_listxattr(dentry, &list);
+	if (list_len < 0)
+		return list_len;
+	for (name = list; name < list + list_len; name += strlen(name) + 1) {
+		if (strncmp(name, XATTR_NAME_STREAM, XATTR_NAME_STREAM_LEN) &&
+		    strcmp(name, NETATALK_METADATA))
+			continue;
+		len = ksmbd_vfs_getxattr(idmap, dentry, name, &val);
+		if (len == -ENODATA)
+			continue;
+		if (len < 0) {
+			rc = len;
+			break;
+		}
+		/* An empty value is still a stream; NULL would remove it */
+		rc = ksmbd_vfs_setxattr(file_mnt_idmap(dst->filp),
+					&dst->filp->f_path, name, val ?: "",
+					len, 0, true);
+		kfree(val);
+		if (rc)
+			break;
+	}
+	kvfree(list);
+	return rc;
+}
+
+/* Copy the resource fork of @src, if it has one, over that of @dst */
+static int rsrc_copy(struct ksmbd_file *src, struct ksmbd_file *dst)
+{
+	struct ksmbd_apple_adouble from_ad, to_ad;
+	struct ksmbd_apple_stream to = {};
+	struct file *from;
+	loff_t in, out, end;
+	ssize_t n;
+	int rc;
+
+	from = adouble_open(&src->filp->f_path, false, false);
+	if (IS_ERR(from))
+		return PTR_ERR(from) == -ENOENT ? 0 : PTR_ERR(from);
+	rc = adouble_read(from, &from_ad);
+	if (rc == -ENODATA)
+		rc = 0;
+	if (rc || !from_ad.rsrc_len)
+		goto out;
+
+	to.rsrc = adouble_open(&dst->filp->f_path, true, true);
+	if (IS_ERR(to.rsrc)) {
+		rc = PTR_ERR(to.rsrc);
+		goto out;
+	}
+	rc = adouble_read(to.rsrc, &to_ad);
+	if (rc)
+		goto out_to;
+	to.rsrc_off = to_ad.rsrc_off;
+	to.rsrc_len_at = to_ad.rsrc_len_at;
+	/* Drop the fork @dst had, then copy */
+	rc = vfs_truncate(&to.rsrc->f_path, to.rsrc_off);
+	if (rc)
+		goto out_to;
+
+	in = from_ad.rsrc_off;
+	out = to.rsrc_off;
+	end = in + from_ad.rsrc_len;
+	while (in < end) {
+		n = vfs_copy_file_range(from, in, to.rsrc, out, end - in, 0);
+		if (n == -EOPNOTSUPP || n == -EXDEV)
+			n = vfs_copy_file_range(from, in, to.rsrc, out,
+						end - in, COPY_FILE_SPLICE);
+		if (n < 0) {
+			rc = n;
+			goto out_to;
+		}
+		/* The source fork was cut meanwhile */
+		if (!n)
+			break;
+		in += n;
+		out += n;
+	}
+	rc = rsrc_sync_len(&to);
+out_to:
+	fput(to.rsrc);
+out:
+	fput(from);
+	return rc;
+}
+
+/**
+ * ksmbd_apple_copyfile() - copy what macOS expects with a file's data
+ * @src: handle of the source file
+ * @dst: handle of the destination file, to which the data was copied
+ *
+ * macOS copies a whole file on the server (Finder's duplicate, cp) with
+ * one FSCTL_SRV_COPYCHUNK without chunks, when the server advertised
+ * kAAPL_SUPPORTS_OSX_COPYFILE, and expects all of the file copied: the
+ * data, every named stream, AFP_AfpInfo and the resource fork. Streams of
+ * @src replace those of the same name on @dst; others @dst has are kept.
+ * Nothing more is copied between stream handles or within one file.
+ *
+ * Return: 0 or a negative error
+ */
+int ksmbd_apple_copyfile(struct ksmbd_file *src, struct ksmbd_file *dst)
+{
+	const struct cred *saved;
+	int rc;
+
+	if (ksmbd_stream_fd(src) || ksmbd_stream_fd(dst) ||
+	    file_inode(src->filp) == file_inode(dst->filp) ||
+	    !d_is_reg(src->filp->f_path.dentry))
+		return 0;
+
+	saved = override_creds(dst->filp->f_cred);
+	rc = copy_stream_xattrs(src, dst);
+	if (!rc)
+		rc = rsrc_copy(src, dst);
+	revert_creds(saved);
+	return rc;
 }

@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import traceback
 import uuid
 
 from impacket.smb3structs import (
@@ -31,9 +32,10 @@ from aapl_wire import (
 
 SHARE_TM = 'tm'              # /srv/tm, tmpfs, time machine = yes
 SHARE_TM_EXT4 = 'tm_ext4'    # /srv/ext4, ext4, time machine = yes
+SHARE_TM_VETO = 'tm_veto'    # /srv/ext4, as tm_ext4 with veto files = /._*/
 SHARE_PLAIN = 'plain'        # /srv/tm without the Apple extensions
 SHARE_PATH = {SHARE_TM: '/srv/tm', SHARE_PLAIN: '/srv/tm',
-              SHARE_TM_EXT4: '/srv/ext4'}
+              SHARE_TM_EXT4: '/srv/ext4', SHARE_TM_VETO: '/srv/ext4'}
 
 SMB2_0_INFO_FILESYSTEM = 2
 SMB2_0_INFO_SECURITY = 3
@@ -621,6 +623,8 @@ AFPINFO_XATTR = 'user.DosStream.AFP_AfpInfo:$DATA'
 RSRC_XATTR = 'user.DosStream.AFP_Resource:$DATA'
 NETATALK_XATTR = 'user.org.netatalk.Metadata'
 FILE_STREAM_INFORMATION = 22
+STATUS_ACCESS_DENIED = 0xC0000022
+STATUS_OBJECT_NAME_INVALID = 0xC0000033
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 
 
@@ -663,9 +667,11 @@ def smb_status(fn):
     try:
         fn()
     except Exception as e:          # impacket's SessionError
-        if not hasattr(e, 'get_error_code'):
-            raise
-        return e.get_error_code()
+        if hasattr(e, 'get_error_code'):        # impacket.smb3
+            return e.get_error_code()
+        if hasattr(e, 'getErrorCode'):          # impacket.smbconnection
+            return e.getErrorCode()
+        raise
     return STATUS_SUCCESS
 
 
@@ -976,6 +982,277 @@ def check_readdir_attr():
         shutil.rmtree(path)
 
 
+TAGS = 'com.apple.metadata\uf022_kMDItemUserTags'
+TAGS_XATTR = 'user.DosStream.com.apple.metadata:_kMDItemUserTags:$DATA'
+
+
+def check_stream_native():
+    """A stream xattr written on the server with ':' in its name (Samba's
+    catia layout) is listed with U+F022, as macOS names it, and opens
+    under that name; writes go to the same xattr."""
+    name = RUN_TAG + '-tags'
+    path = os.path.join(SHARE_PATH[SHARE_TM_EXT4], name)
+    c = apple_client(SHARE_TM_EXT4)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        os.setxattr(path, TAGS_XATTR, b'local tags')
+        names = stream_names(c, fid)
+        expect(names.get(':' + TAGS + ':$DATA') == 10, 'streams %r' % names)
+        expect(not [n for n in names if n.count(':') > 2],
+               'stream listed with a ":" in its name: %r' % names)
+        sfid = open_file(c, name + ':' + TAGS, FILE_OPEN)
+        expect(c.smb3.read(c.tid, sfid, 0, 100) == b'local tags',
+               'stream read back differs')
+        c.smb3.writeFile(c.tid, sfid, b'LOCAL', 0)
+        c.smb3.close(c.tid, sfid)
+        expect(os.getxattr(path, TAGS_XATTR) == b'LOCAL tags',
+               'write did not reach the xattr')
+        expect(not [x for x in os.listxattr(path) if '\uf022' in x],
+               'a second xattr was created: %r' % os.listxattr(path))
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+FSCTL_SRV_REQUEST_RESUME_KEY = 0x00140078
+FSCTL_SRV_COPYCHUNK_WRITE = 0x001480F2
+SMB2_0_IOCTL_IS_FSCTL = 1
+
+
+def copyfile(c, src_fid, dst_fid):
+    """FSCTL_SRV_COPYCHUNK_WRITE without chunks, as macOS copies a file:
+    (ChunksWritten, ChunkBytesWritten, TotalBytesWritten)."""
+    key = bytes(c.smb3.ioctl(c.tid, src_fid, FSCTL_SRV_REQUEST_RESUME_KEY,
+                             SMB2_0_IOCTL_IS_FSCTL, b'',
+                             maxOutputResponse=32))[:24]
+    rsp = c.smb3.ioctl(c.tid, dst_fid, FSCTL_SRV_COPYCHUNK_WRITE,
+                       SMB2_0_IOCTL_IS_FSCTL, key + struct.pack('<II', 0, 0),
+                       maxOutputResponse=12)
+    return struct.unpack('<III', bytes(rsp))
+
+
+def write_stream(c, name, data):
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    for off in range(0, len(data), 65536):
+        c.smb3.writeFile(c.tid, fid, data[off:off + 65536], off)
+    c.smb3.close(c.tid, fid)
+
+
+def read_stream(c, name):
+    fid = open_file(c, name, FILE_OPEN, FILE_READ_DATA)
+    data = b''
+    try:
+        while True:
+            chunk = c.smb3.read(c.tid, fid, len(data), 65536)
+            if not chunk:
+                return data
+            data += chunk
+    except Exception as e:          # STATUS_END_OF_FILE
+        if not hasattr(e, 'get_error_code'):
+            raise
+        return data
+    finally:
+        c.smb3.close(c.tid, fid)
+
+
+def check_copyfile():
+    """A copychunk without chunks from an AAPL client copies the data, the
+    AFP_AfpInfo, a named stream and a resource fork larger than an xattr
+    holds, replacing the fork the destination had; the reply counts the
+    bytes of the data only. Without AAPL, the same request copies
+    nothing and says so."""
+    name = RUN_TAG + '-cp'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    data = os.urandom(100000)
+    fork = os.urandom(200 * 1024)
+    info = afpinfo(b'TEXTttxt')
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, data)
+        write_stream(c, name + AFPINFO, info)
+        write_stream(c, name + ':foo\uf022bar', b'stream')
+        write_stream(c, name + RSRC, fork)
+        write_stream(c, name + '-dst', b'')
+        write_stream(c, name + '-dst' + RSRC, b'old fork ' * 40000)
+
+        plain = Client(SHARE_TM_EXT4)
+        src = open_file(plain, name, FILE_OPEN)
+        dst = open_file(plain, name + '-dst', FILE_OPEN)
+        got = copyfile(plain, src, dst)
+        plain.smb3.close(plain.tid, src)
+        plain.smb3.close(plain.tid, dst)
+        plain.logoff()
+        expect(got == (0, 0, 0), 'copy without AAPL answered %r' % (got,))
+
+        src = open_file(c, name, FILE_OPEN)
+        dst = open_file(c, name + '-dst', FILE_OPEN)
+        got = copyfile(c, src, dst)
+        c.smb3.close(c.tid, src)
+        c.smb3.close(c.tid, dst)
+        expect(got == (0, 0, len(data)), 'copyfile answered %r' % (got,))
+        expect(read_stream(c, name + '-dst') == data, 'data differs')
+        got, want = (read_stream(c, n + AFPINFO) for n in (name + '-dst',
+                                                          name))
+        expect(got == want and want[16:24] == b'TEXTttxt',
+               'AFP_AfpInfo %r, source %r' % (got, want))
+        expect(read_stream(c, name + '-dst:foo\uf022bar') == b'stream',
+               'named stream differs')
+        expect(read_stream(c, name + '-dst' + RSRC) == fork,
+               'resource fork differs')
+        with open(os.path.join(top, '._' + name + '-dst'), 'rb') as f:
+            expect(f.read()[82:] == fork, 'fork not in the ._ file')
+    finally:
+        for n in (name, name + '-dst'):
+            try:
+                c.delete(n)
+            except Exception:       # pylint: disable=broad-except
+                pass
+        c.logoff()
+
+
+def macos_adouble(finder_info, xattrs, fork):
+    """A ._ file as macOS writes it on a server that does not take its
+    xattrs as streams: FinderInfo entry (FinderInfo, padding, ATTR header,
+    xattr headers aligned to 4 bytes from the start of the file, values),
+    then the resource fork."""
+    fi_off, heads, values = 50, b'', b''
+    pos = fi_off + 70
+    value_at = pos + sum((11 + len(n) + 1 + 3) & ~3 for n, _ in xattrs) + 4
+    for name, value in xattrs:
+        raw = name.encode() + b'\0'
+        head = struct.pack('>IIHB', value_at + len(values), len(value), 0,
+                           len(raw)) + raw
+        head += b'\0' * (-(pos + len(head)) % 4)
+        heads += head
+        pos += len(head)
+        values += value
+    fi = finder_info.ljust(32, b'\0') + b'\0\0'
+    # magic, debug tag, total size, data start and length, reserved
+    fi += struct.pack('>8IHH', 0x41545452, 0, 0, 0, 0, 0, 0, 0,
+                      0, len(xattrs))
+    fi += heads
+    fi = fi.ljust(value_at - fi_off, b'\0') + values
+    rsrc_off = fi_off + len(fi)
+    head = struct.pack('>II16sH', 0x00051607, 0x00020000, b'Mac OS X        ',
+                       2)
+    head += struct.pack('>III', 9, fi_off, len(fi))
+    head += struct.pack('>III', 2, rsrc_off, len(fork))
+    return head + fi + fork
+
+
+def check_adouble_conversion():
+    """A ._ file macOS left on the share is taken in when the file's streams
+    are listed: FinderInfo becomes AFP_AfpInfo, packed xattrs become
+    streams with macOS names, the ._ file keeps its fork with a zeroed
+    32-byte FinderInfo, and nothing is converted twice."""
+    name = RUN_TAG + '-conv'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    adfile = os.path.join(top, '._' + name)
+    fork = os.urandom(70000)
+    tags = b'bplist00 tags'
+    c = apple_client(SHARE_TM_EXT4)
+    fid = open_file(c, name, FILE_OVERWRITE_IF)
+    try:
+        with open(adfile, 'wb') as f:
+            f.write(macos_adouble(b'TESTSLOW', [
+                ('com.apple.metadata:_kMDItemUserTags', tags),
+                ('org.example.x', b'x' * 300)], fork))
+        names = stream_names(c, fid)
+        want = {AFPINFO + ':$DATA': 60, RSRC + ':$DATA': len(fork),
+                ':' + TAGS + ':$DATA': len(tags),
+                ':org.example.x:$DATA': 300, '::$DATA': 0}
+        expect(names == want, 'streams %r' % names)
+        expect(read_stream(c, name + AFPINFO)[16:24] == b'TESTSLOW',
+               'FinderInfo not taken in')
+        expect(read_stream(c, name + ':' + TAGS) == tags, 'tags differ')
+        expect(read_stream(c, name + RSRC) == fork, 'fork differs')
+        _, _, _, entries = adouble_header(adfile)
+        with open(adfile, 'rb') as f:
+            raw = f.read()
+        fi_off, fi_len = entries[9]
+        expect(fi_len == 32 and raw[fi_off:fi_off + 32] == b'\0' * 32,
+               'FinderInfo entry left as %r' % (entries,))
+        expect(raw[entries[2][0]:] == fork, 'fork moved or changed')
+
+        # Deleted streams stay deleted: the ._ file is not converted again
+        sfid = open_file(c, name + AFPINFO, FILE_OPEN)
+        c.smb3.writeFile(c.tid, sfid, afpinfo(b''), 0)
+        c.smb3.close(c.tid, sfid)
+        c.conn.deleteFile(c.share, name + ':' + TAGS)
+        names = stream_names(c, fid)
+        expect(AFPINFO + ':$DATA' not in names and
+               ':' + TAGS + ':$DATA' not in names,
+               'converted again: %r' % names)
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+def check_adouble_vetoed():
+    """With veto files = /._*/, ._ files are neither listed nor opened over
+    SMB, and the resource forks they hold still work."""
+    name = RUN_TAG + '-veto'
+    c = apple_client(SHARE_TM_VETO)
+    try:
+        write_stream(c, name, b'data')
+        write_stream(c, name + RSRC, b'fork')
+        expect(os.path.exists(os.path.join(SHARE_PATH[SHARE_TM_VETO],
+                                           '._' + name)), 'no ._ file')
+        listed = [f.get_longname() for f in c.conn.listPath(c.share, '*')]
+        expect(name in listed and '._' + name not in listed,
+               'listing %r' % listed)
+        status = smb_status(lambda: open_file(c, '._' + name, FILE_OPEN))
+        # ksmbd refuses a vetoed name as invalid (Samba: not found)
+        expect(status == STATUS_OBJECT_NAME_INVALID,
+               '._ file opened: %s' % status_name(status))
+        expect(read_stream(c, name + RSRC) == b'fork', 'fork differs')
+    finally:
+        c.delete(name)
+        c.logoff()
+
+
+def rename_with_open_child(renamer, holder, name):
+    """Make @name/f, keep it open through @holder, rename @name through
+    @renamer: the NT status of the rename."""
+    smb_mkdir(renamer, name)
+    fid = open_file(holder, name + '/f', FILE_OVERWRITE_IF)
+    try:
+        return smb_status(lambda: renamer.conn.rename(renamer.share, name,
+                                                      name + '-moved'))
+    finally:
+        holder.smb3.close(holder.tid, fid)
+
+
+def check_posix_rename():
+    """A folder whose files an Apple client keeps open can be renamed by
+    that client, as on macOS; a file another client holds open below it
+    still prevents the rename, as it does for every client without AAPL."""
+    name = RUN_TAG + '-dir'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    mac = apple_client(SHARE_TM_EXT4)
+    other = Client(SHARE_TM_EXT4)
+    cases = [('Apple client, its own open', mac, mac, STATUS_SUCCESS),
+             ('Apple client, open of a client without AAPL', mac, other,
+              STATUS_ACCESS_DENIED),
+             ('client without AAPL, its own open', other, other,
+              STATUS_ACCESS_DENIED),
+             ('client without AAPL, open of the Apple client', other, mac,
+              STATUS_ACCESS_DENIED)]
+    try:
+        for i, (what, renamer, holder, want) in enumerate(cases):
+            got = rename_with_open_child(renamer, holder, '%s%d' % (name, i))
+            expect(got == want, '%s: %s, expected %s'
+                   % (what, status_name(got), status_name(want)))
+    finally:
+        for i in range(len(cases)):
+            for d in ('%s%d' % (name, i), '%s%d-moved' % (name, i)):
+                shutil.rmtree(os.path.join(top, d), ignore_errors=True)
+        other.logoff()
+        mac.logoff()
+
+
 CHECKS = [
     ('NFS ACEs: query returns one mode, uid and gid ACE',
      check_nfs_aces_query),
@@ -1008,6 +1285,16 @@ CHECKS = [
      check_rsrc_from_xattr),
     ('READDIR_ATTR: max access as MxAc, fork length, FinderInfo, mode, '
      'V2 stream flag', check_readdir_attr),
+    ('stream written on the server with ":" listed and opened with U+F022',
+     check_stream_native),
+    ('copyfile copies data, AFP_AfpInfo, named streams and resource fork',
+     check_copyfile),
+    ('._ file written by macOS: FinderInfo and xattrs taken in once',
+     check_adouble_conversion),
+    ('._ files hidden by veto files, their resource forks kept',
+     check_adouble_vetoed),
+    ('folder with open files renamed by an Apple client (POSIX rename)',
+     check_posix_rename),
 ]
 
 
@@ -1023,6 +1310,9 @@ def main():
             print('not ok %d - %s' % (i, name))
             for line in ('%s: %s' % (type(e).__name__, e)).splitlines():
                 print('# ' + line)
+            for frame in traceback.extract_tb(e.__traceback__)[1:]:
+                print('#   at %s:%d %s' % (os.path.basename(frame.filename),
+                                          frame.lineno, frame.line))
         sys.stdout.flush()
     return 1 if failed else 0
 

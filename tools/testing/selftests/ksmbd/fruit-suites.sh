@@ -14,6 +14,9 @@ set -uo pipefail
 
 SHARE=${SHARE:-tm}
 SHARE2=${SHARE2:-plain}
+# vfs.fruit_conversion takes its share2 for the second Apple share on the
+# same path that Samba's selftest gives it
+SHARE2_CONVERSION=${SHARE2_CONVERSION:-tm2}
 LOCALDIR=${LOCALDIR:-/srv/tm}
 RESULTS_DIR=${RESULTS_DIR:-/results}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-300}	# a hung server costs one suite, not the run
@@ -24,8 +27,15 @@ SUITES=("$@")
 summary=() total=0 passed=0
 for suite in "${SUITES[@]}"; do
 	log=$RESULTS_DIR/smbtorture-$suite.log
+	# The directory the tests work in starts empty for every suite:
+	# smbtorture's smb2_deltree() gives up on a directory that an unlink
+	# with FILE_NON_DIRECTORY_FILE "deletes", which ksmbd answers with
+	# success, so a suite can leave files there for the next one.
+	rm -rf "$LOCALDIR/vfs_fruit_dir"
+	share2=$SHARE2
+	[ "$suite" != vfs.fruit_conversion ] || share2=$SHARE2_CONVERSION
 	timeout -k 10 "$SUITE_TIMEOUT" smbtorture "//127.0.0.1/$SHARE" -U tuser%tpass \
-		--option=torture:localdir="$LOCALDIR" --option=torture:share2="$SHARE2" \
+		--option=torture:localdir="$LOCALDIR" --option=torture:share2="$share2" \
 		"$suite" >"$log" 2>&1
 	# Result lines look like "success: name", "failure: name [".
 	results=$(sed -n -E \
