@@ -533,9 +533,14 @@ static int convert_xattrs(const struct path *path, const u8 *fi, u32 fi_len,
 	if (ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off))
 		return 0;
 	while ((rc = ksmbd_apple_xattrs_next(&it, &x)) > 0) {
-		/* Never packed by macOS: they have entries of their own */
+		/*
+		 * Never packed by macOS: they have entries of their own, and
+		 * streams of these names are not xattrs of that name
+		 */
 		if (!strcmp(x.name, "com.apple.FinderInfo") ||
-		    !strcmp(x.name, "com.apple.ResourceFork"))
+		    !strcmp(x.name, "com.apple.ResourceFork") ||
+		    !strcasecmp(x.name, "AFP_AfpInfo") ||
+		    !strcasecmp(x.name, "AFP_Resource"))
 			continue;
 		mapped = ksmbd_apple_sfm_map(x.name, strlen(x.name), true);
 		if (IS_ERR(mapped))
@@ -588,12 +593,13 @@ static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
 	struct ksmbd_apple_adouble ad;
 	struct ksmbd_apple_stream fork = {};
-	u8 blob[KSMBD_AFP_INFO_SIZE];
+	u8 blob[KSMBD_AFP_INFO_SIZE + 1];
 	__be32 finfo_len = cpu_to_be32(KSMBD_FINDER_INFO_SIZE);
 	struct file *filp;
 	u8 *fi = NULL;
 	bool blank;
 	loff_t pos;
+	int rc;
 
 	if (!test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE))
 		return;
@@ -617,11 +623,14 @@ static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 
 	if (memchr_inv(fi, 0, KSMBD_FINDER_INFO_SIZE) &&
 	    !afpinfo_get(idmap, path->dentry, AFPINFO_XATTR, blob)) {
+		/* As afpinfo_write() stores it; one a client wrote meanwhile wins */
 		ksmbd_apple_afpinfo_init(blob);
 		memcpy(blob + KSMBD_AFP_FINDER_OFFSET, fi,
 		       KSMBD_FINDER_INFO_SIZE);
-		if (ksmbd_vfs_setxattr(idmap, path, AFPINFO_XATTR, blob,
-				       KSMBD_AFP_INFO_SIZE, 0, true))
+		blob[KSMBD_AFP_INFO_SIZE] = 0;
+		rc = ksmbd_vfs_setxattr(idmap, path, AFPINFO_XATTR, blob,
+					sizeof(blob), XATTR_CREATE, true);
+		if (rc && rc != -EEXIST)
 			goto out;
 	}
 	if (convert_xattrs(path, fi, ad.finfo_len, ad.finfo_off))

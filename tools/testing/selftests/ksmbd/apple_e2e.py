@@ -4,9 +4,11 @@
 # End-to-end tests of ksmbd's Apple extensions beyond the AAPL context:
 # NFS ACEs (the UNIX mode, uid and gid as S-1-5-88 ACEs), F_FULLFSYNC
 # flushes, the time machine size limit, a backup-shaped run with a
-# durable reconnect, and Finder metadata and resource forks on disk. Each check talks SMB to ksmbd
-# and looks at the share's files directly, so it runs on the server (the
-# test VM) as root, with the shares of ksmbd.conf. Output is TAP.
+# durable reconnect, Finder metadata and resource forks on disk,
+# READDIR_ATTR listings, copyfile, stream names, "._" files macOS wrote
+# and folder renames. Each check talks SMB to ksmbd and looks at the
+# share's files directly, so it runs on the server (the test VM) as root,
+# with the shares of ksmbd.conf. Output is TAP.
 
 import hashlib
 import os
@@ -1165,6 +1167,9 @@ def check_adouble_conversion():
         expect(names == want, 'streams %r' % names)
         expect(read_stream(c, name + AFPINFO)[16:24] == b'TESTSLOW',
                'FinderInfo not taken in')
+        stored = os.getxattr(os.path.join(top, name), AFPINFO_XATTR)
+        expect(len(stored) == 61 and stored[16:24] == b'TESTSLOW',
+               'AFP_AfpInfo stored as %r' % stored)
         expect(read_stream(c, name + ':' + TAGS) == tags, 'tags differ')
         expect(read_stream(c, name + RSRC) == fork, 'fork differs')
         _, _, _, entries = adouble_header(adfile)
