@@ -1252,10 +1252,7 @@ static int rsrc_copy(struct ksmbd_file *src, struct ksmbd_file *dst)
 	out = to.rsrc_off;
 	end = in + from_ad.rsrc_len;
 	while (in < end) {
-		n = vfs_copy_file_range(from, in, to.rsrc, out, end - in, 0);
-		if (n == -EOPNOTSUPP || n == -EXDEV)
-			n = vfs_copy_file_range(from, in, to.rsrc, out,
-						end - in, COPY_FILE_SPLICE);
+		n = ksmbd_vfs_copy_range(from, in, to.rsrc, out, end - in);
 		if (n < 0) {
 			rc = n;
 			goto out_to;
