@@ -14,7 +14,28 @@ BASE_SUITE=trixie-backports
 # The version the series is written against; a newer 7.3.y is taken (and
 # reported) only when this one has left the archive.
 BASE_WANT=7.3.4-1~bpo13+1
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# The Debian archive the machine's apt is configured with: the first URI of
+# its sources (one-line .list or deb822 .sources) whose path ends in
+# /debian, not a security archive. DEBIAN_MIRROR overrides it.
+machine_debian_mirror() {
+	local dir
+	dir=$(apt-config shell d Dir::Etc/d 2>/dev/null | sed -n "s/^d='\(.*\)'$/\1/p")
+	dir=${dir:-/etc/apt/}
+	dir=/${dir#/}
+	{
+		cat "$dir"sources.list "$dir"sources.list.d/*.list 2>/dev/null |
+			sed -n -E 's/^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p'
+		cat "$dir"sources.list.d/*.sources 2>/dev/null |
+			awk 'tolower($1) == "enabled:" && tolower($2) == "no" { off = 1 }
+			     /^[[:space:]]*$/ { if (!off) printf "%s", uris; uris = ""; off = 0; next }
+			     tolower($1) == "uris:" { for (i = 2; i <= NF; i++) uris = uris $i "\n" }
+			     END { if (!off) printf "%s", uris }'
+	} | sed 's:/*$::' | { grep -E '^(https?|file)://.*/debian$' || true; } | head -n1
+}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-$(machine_debian_mirror)}
+[ -n "$DEBIAN_MIRROR" ] ||
+	{ echo "error: no Debian archive in the machine's apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
 
 # One git repository holds the base, the generated series and the trees
 # that are built; its work tree is the patched kernel that is built.

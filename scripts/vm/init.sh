@@ -13,6 +13,7 @@
 #   KSMBD_VM_REPO     host path of the repository
 #   KSMBD_VM_RESULTS  host path of the results directory
 #   KSMBD_VM_SERVER   ksmbd | samba
+#   KSMBD_VM_TREE     host path of a kernel tree to mount at /linux, or empty
 
 # Not -e: PID 1 must never exit early (the kernel would panic); failures
 # go through fail(), which records them and powers off.
@@ -27,7 +28,7 @@ say() { echo "vm-init: $*" >/dev/console; }
 poweroff_vm() {
 	dmesg >/results/dmesg 2>/dev/null
 	sync
-	umount /results /repo 2>/dev/null
+	umount /results /repo /linux 2>/dev/null
 	echo o >/proc/sysrq-trigger
 	sleep 10
 	# Last resort: PID 1 exiting panics the kernel, which ends UML too.
@@ -49,18 +50,25 @@ mount_pseudo() {
 	mount -t tmpfs tmpfs /dev/shm
 	mount -t tmpfs tmpfs /run
 	mount -t tmpfs -o mode=1777 tmpfs /tmp
-	mkdir -p /repo /results
+	mkdir -p /repo /results /linux
 	mount -t hostfs -o hostfs="$KSMBD_VM_REPO" none /repo &&
-		mount -t hostfs -o hostfs="$KSMBD_VM_RESULTS" none /results
+		mount -t hostfs -o hostfs="$KSMBD_VM_RESULTS" none /results &&
+		{ [ -z "${KSMBD_VM_TREE:-}" ] ||
+		  mount -t hostfs -o hostfs="$KSMBD_VM_TREE" none /linux; }
 }
 
 make_shares() {
 	mkdir -p /srv/tm /srv/ext4
 	mount -t tmpfs -o size=512m tmpfs /srv/tm || return 1
-	mount -t ext4 -o user_xattr,acl /dev/ubda /srv/ext4 || return 1
+	# Without write barriers, fsync sends the disk no cache flush: the
+	# flushes apple_e2e.py counts on ubda are F_FULLFSYNC's own.
+	mount -t ext4 -o user_xattr,acl,nobarrier /dev/ubda /srv/ext4 || return 1
 	rm -rf /srv/ext4/lost+found
-	chown "$USER_NAME:$USER_NAME" /srv/tm /srv/ext4
-	chmod 0775 /srv/tm /srv/ext4
+	# acl: share tm_acl; sub: share tm_sub, whose parent is outside it
+	mkdir /srv/ext4/acl /srv/ext4/sub
+	chown "$USER_NAME:$USER_NAME" /srv/tm /srv/ext4 /srv/ext4/acl \
+		/srv/ext4/sub
+	chmod 0775 /srv/tm /srv/ext4 /srv/ext4/acl /srv/ext4/sub
 }
 
 # True once something listens on TCP port 445 (0x01BD), IPv4 or IPv6.

@@ -248,6 +248,37 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
 }
 
 /**
+ * ksmbd_aapl_model_len() - how much of a model string is sent to clients
+ * @model: model from ksmbd.mountd's startup request; need not be
+ *         NUL-terminated within @size
+ * @size:  size of the @model buffer
+ *
+ * The model is cut at AAPL_MODEL_MAX_CHARS bytes, before the first
+ * character that would not fit whole, so that a multibyte character at
+ * the limit does not spoil the rest.
+ *
+ * Return: the number of bytes of @model to send, or -EINVAL if they are
+ * not UTF-8 (what lies beyond them is not looked at)
+ */
+VISIBLE_IF_KUNIT int ksmbd_aapl_model_len(const char *model, size_t size)
+{
+	size_t len = strnlen(model, size), n = 0;
+	unicode_t u;
+	int l;
+
+	while (n < len && n < AAPL_MODEL_MAX_CHARS) {
+		l = utf8_to_utf32((const u8 *)model + n, len - n, &u);
+		if (l < 0)
+			return -EINVAL;
+		if (n + l > AAPL_MODEL_MAX_CHARS)
+			break;
+		n += l;
+	}
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_model_len);
+
+/**
  * ksmbd_apple_set_model() - set the model string reported to clients
  * @model: model from ksmbd.mountd's startup request; need not be
  *         NUL-terminated within @size
@@ -258,16 +289,12 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
  */
 void ksmbd_apple_set_model(const char *model, size_t size)
 {
-	size_t len = strnlen(model, min(size, sizeof(aapl_model) - 1));
-	wchar_t tmp[AAPL_MODEL_MAX_CHARS];
+	int len = ksmbd_aapl_model_len(model, size);
 
-	if (len && utf8s_to_utf16s(model, len, UTF16_LITTLE_ENDIAN, tmp,
-				   ARRAY_SIZE(tmp)) < 0) {
+	if (len < 0)
 		pr_warn("AAPL model string is not UTF-8, using \"%s\"\n",
 			AAPL_MODEL_DEFAULT);
-		len = 0;
-	}
-	if (!len) {
+	if (len <= 0) {
 		strscpy(aapl_model, AAPL_MODEL_DEFAULT);
 		return;
 	}

@@ -224,7 +224,7 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
 void ksmbd_apple_set_model(const char *model, size_t size);
 int ksmbd_apple_nfs_aces_add(struct smb_ntsd *sd, unsigned int *len,
 			     size_t room, umode_t mode, u32 uid, u32 gid);
-int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int len,
+int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int *len,
 			      umode_t *mode);
 int ksmbd_apple_nfs_set_mode(const struct path *path, umode_t mode);
 int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
@@ -380,7 +380,7 @@ static inline int ksmbd_apple_nfs_aces_add(struct smb_ntsd *sd,
 }
 
 static inline int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd,
-					    unsigned int len, umode_t *mode)
+					    unsigned int *len, umode_t *mode)
 {
 	return 0;
 }
@@ -594,6 +594,9 @@ static inline bool ksmbd_apple_fullfsync_req(struct ksmbd_conn *conn,
 		ksmbd_conn_is_aapl(conn) && ksmbd_apple_share(share);
 }
 
+/* ksmbd_apple_nfs_aces_take(): the descriptor held nothing but a mode */
+#define KSMBD_APPLE_NFS_MODE_ONLY	2
+
 /* Room the three NFS ACEs take in a DACL: ACE header, SID, 3 sub-authorities */
 #define KSMBD_APPLE_NFS_ACES_SIZE	(3 * (8 + 8 + 3 * 4))
 
@@ -607,6 +610,7 @@ void ksmbd_aapl_negotiate(const struct ksmbd_aapl_query *query,
 			  struct ksmbd_aapl_reply *reply);
 unsigned int ksmbd_aapl_build_rsp(char *buf,
 				  const struct ksmbd_aapl_reply *reply);
+int ksmbd_aapl_model_len(const char *model, size_t size);
 int ksmbd_apple_plist_u64(const char *buf, size_t len, const char *key,
 			  u64 *val);
 int ksmbd_apple_tm_add_bundle(u64 *used, u64 band_size, u64 nbands);

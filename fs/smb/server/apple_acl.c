@@ -187,35 +187,50 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_nfs_aces_add);
  * ksmbd_apple_nfs_aces_take() - take the NFS ACEs out of a client's
  *                               security descriptor
  * @sd:   self-relative security descriptor sent by the client
- * @len:  its length
+ * @len:  its length; shortened by the ACEs taken out when the DACL is the
+ *        descriptor's last part, so that they are not stored with it
  * @mode: where the permission bits of the first S-1-5-88-3 ACE go
  *
  * Every S-1-5-88 ACE is removed from the DACL in place, so that what is
- * applied and stored is an ordinary NT ACL. If the DACL held nothing
- * else, the descriptor is left without a DACL: the file's permissions are
- * then set from the mode alone, not emptied. S-1-5-88-1 and -2 ACEs are
- * dropped, as Samba does: ownership is changed through the owner and
- * group SIDs.
+ * applied and stored is an ordinary NT ACL; the bytes they leave free at
+ * the end of the DACL are zeroed. If the DACL held nothing else, the
+ * descriptor is left without a DACL (no DACL_PRESENT, no offset): the
+ * file's permissions are then set from the mode alone, not emptied.
+ * S-1-5-88-1 and -2 ACEs are dropped, as Samba does: ownership is changed
+ * through the owner and group SIDs.
  *
- * Return: 1 if @mode was set, 0 if the DACL had no mode ACE, -EINVAL if
- * @sd is malformed
+ * Return: KSMBD_APPLE_NFS_MODE_ONLY if @mode was set and @sd holds nothing
+ * else (no other ACE, no owner, group or SACL): the request is a chmod; 1
+ * if @mode was set and @sd holds more; 0 if the DACL had no mode ACE;
+ * -EINVAL if @sd is malformed
  */
-int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int len,
+int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int *len,
 			      umode_t *mode)
 {
+	unsigned int end, removed;
 	struct smb_acl *dacl;
 	bool found = false;
 	u32 m = 0;
 	int err;
 
-	dacl = sd_dacl(sd, len, &err);
+	dacl = sd_dacl(sd, *len, &err);
 	if (!dacl)
 		return err;
-	if (strip_nfs_aces(dacl, &m, &found) && !dacl->num_aces)
+	end = (u8 *)dacl - (u8 *)sd + le16_to_cpu(dacl->size);
+	removed = strip_nfs_aces(dacl, &m, &found);
+	memset((u8 *)sd + end - removed, 0, removed);
+	if (end == *len)
+		*len -= removed;
+	if (removed && !dacl->num_aces) {
 		sd->dacloffset = 0;
+		sd->type &= ~cpu_to_le16(DACL_PRESENT);
+	}
 	if (!found)
 		return 0;
 	*mode = m & 0777;
+	if (!sd->dacloffset && !sd->osidoffset && !sd->gsidoffset &&
+	    !sd->sacloffset)
+		return KSMBD_APPLE_NFS_MODE_ONLY;
 	return 1;
 }
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_nfs_aces_take);

@@ -234,10 +234,27 @@ static void nfs_add_dacl_not_last_test(struct kunit *test)
 			KSMBD_APPLE_NFS_ACES_SIZE, 0644, 1, 1), -EINVAL);
 }
 
+/*
+ * ksmbd_apple_nfs_aces_take() on @nt, @len bytes: the result, with @len
+ * updated; every byte it freed from @nt's tail must be zero
+ */
+static int nfs_take(struct kunit *test, struct smb_ntsd *nt, unsigned int *len,
+		    umode_t *mode)
+{
+	unsigned int before = *len;
+	int rc = ksmbd_apple_nfs_aces_take(nt, len, mode);
+
+	KUNIT_EXPECT_LE(test, *len, before);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv((u8 *)nt + *len, 0, before - *len),
+			    NULL);
+	return rc;
+}
+
 /* ---- ksmbd_apple_nfs_aces_take() ---- */
 
 static void nfs_take_mode_test(struct kunit *test)
 {
+	unsigned int len;
 	struct smb_ntsd *nt;
 	struct sd sd, want;
 	umode_t mode = 0;
@@ -254,13 +271,17 @@ static void nfs_take_mode_test(struct kunit *test)
 	sd_mode_aces(&want);
 
 	nt = sd_copy(test, &sd, sd.len);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, sd.len, &mode), 1);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 1);
 	KUNIT_EXPECT_EQ(test, mode, 0750);
+	/* What is left is stored: without the three ACEs */
+	KUNIT_EXPECT_EQ(test, len, want.len);
 	KUNIT_EXPECT_MEMEQ(test, nt, want.buf, want.len);
 }
 
 static void nfs_take_duplicates_test(struct kunit *test)
 {
+	unsigned int len;
 	struct smb_ntsd *nt;
 	struct sd sd, want;
 	umode_t mode = 0;
@@ -280,13 +301,16 @@ static void nfs_take_duplicates_test(struct kunit *test)
 	sd_mode_aces(&want);
 
 	nt = sd_copy(test, &sd, sd.len);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, sd.len, &mode), 1);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 1);
 	KUNIT_EXPECT_EQ(test, mode, 0644);
+	KUNIT_EXPECT_EQ(test, len, want.len);
 	KUNIT_EXPECT_MEMEQ(test, nt, want.buf, want.len);
 }
 
 static void nfs_take_only_nfs_test(struct kunit *test)
 {
+	unsigned int len;
 	struct smb_ntsd *nt;
 	umode_t mode = 0;
 	struct sd sd;
@@ -295,15 +319,63 @@ static void nfs_take_only_nfs_test(struct kunit *test)
 	sd_dacl(&sd);
 	sd_nfs_ace(&sd, 3, 0700);
 	nt = sd_copy(test, &sd, sd.len);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, sd.len, &mode), 1);
+	len = sd.len;
+	/* The owner is still to be set */
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 1);
 	KUNIT_EXPECT_EQ(test, mode, 0700);
 	/* No DACL is left to empty the permissions with */
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(nt->dacloffset), 0);
+	KUNIT_EXPECT_FALSE(test, le16_to_cpu(nt->type) & DACL_PRESENT);
 	KUNIT_EXPECT_EQ(test, dacl_count(nt, &sd), 0);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(nt->osidoffset),
+			sizeof(struct smb_ntsd));
+}
+
+/* Finder's chmod: a DACL of a mode ACE only, nothing else */
+static void nfs_take_mode_only_test(struct kunit *test)
+{
+	unsigned int len;
+	struct smb_ntsd *nt;
+	umode_t mode = 0;
+	struct sd sd;
+
+	sd_init(&sd, false);
+	sd_dacl(&sd);
+	sd_nfs_ace(&sd, 3, S_IFREG | 0750);
+	nt = sd_copy(test, &sd, sd.len);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
+			KSMBD_APPLE_NFS_MODE_ONLY);
+	KUNIT_EXPECT_EQ(test, mode, 0750);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(nt->dacloffset), 0);
+	KUNIT_EXPECT_FALSE(test, le16_to_cpu(nt->type) & DACL_PRESENT);
+
+	/* With uid and gid ACEs beside it, as the client sends them back */
+	sd_init(&sd, false);
+	sd_dacl(&sd);
+	sd_nfs_ace(&sd, 3, 0600);
+	sd_nfs_ace(&sd, 1, 1000);
+	sd_nfs_ace(&sd, 2, 100);
+	nt = sd_copy(test, &sd, sd.len);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
+			KSMBD_APPLE_NFS_MODE_ONLY);
+	KUNIT_EXPECT_EQ(test, mode, 0600);
+
+	/* An ordinary ACE beside it: a DACL to apply, not a chmod */
+	sd_init(&sd, false);
+	sd_dacl(&sd);
+	sd_nfs_ace(&sd, 3, 0600);
+	sd_mode_aces(&sd);
+	nt = sd_copy(test, &sd, sd.len);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 1);
+	KUNIT_EXPECT_NE(test, le32_to_cpu(nt->dacloffset), 0);
 }
 
 static void nfs_take_none_test(struct kunit *test)
 {
+	unsigned int len;
 	struct smb_ntsd *nt;
 	umode_t mode = 0123;
 	u32 short_rids[] = { 88, 3 };
@@ -319,14 +391,18 @@ static void nfs_take_none_test(struct kunit *test)
 	sd_mode_aces(&want);
 
 	nt = sd_copy(test, &sd, sd.len);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, sd.len, &mode), 0);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 0);
 	KUNIT_EXPECT_EQ(test, mode, 0123);
+	KUNIT_EXPECT_EQ(test, len, want.len);
 	KUNIT_EXPECT_MEMEQ(test, nt, want.buf, want.len);
 
 	/* No DACL at all */
 	sd_init(&sd, true);
 	nt = sd_copy(test, &sd, sd.len);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, sd.len, &mode), 0);
+	len = sd.len;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 0);
+	KUNIT_EXPECT_EQ(test, len, sd.len);
 	KUNIT_EXPECT_MEMEQ(test, nt, sd.buf, sd.len);
 }
 
@@ -379,8 +455,11 @@ static void nfs_malformed_test(struct kunit *test)
 	copy = kunit_kmalloc(test, len, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, copy);
 	memcpy(copy, nt, len);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, len, &mode), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_nfs_aces_take(nt, &len, &mode),
+			-EINVAL);
 	KUNIT_EXPECT_EQ(test, mode, 0);
+	KUNIT_EXPECT_EQ(test, len, c->cut ? sd.len - c->cut :
+			!c->off ? sizeof(struct smb_ntsd) - 1 : sd.len);
 	KUNIT_EXPECT_MEMEQ(test, nt, copy, len);
 }
 
@@ -393,6 +472,7 @@ static struct kunit_case ksmbd_nfs_ace_test_cases[] = {
 	KUNIT_CASE(nfs_take_mode_test),
 	KUNIT_CASE(nfs_take_duplicates_test),
 	KUNIT_CASE(nfs_take_only_nfs_test),
+	KUNIT_CASE(nfs_take_mode_only_test),
 	KUNIT_CASE(nfs_take_none_test),
 	KUNIT_CASE_PARAM(nfs_malformed_test, nfs_bad_gen_params),
 	{}

@@ -163,7 +163,7 @@ static void dirent_date_test(struct kunit *test)
 /* V2: ShortNameLength and Reserved are one flags field */
 static void dirent_v2_test(struct kunit *test)
 {
-	struct file_id_both_directory_info e;
+	struct file_id_both_directory_info e, v1;
 	struct ksmbd_kstat kst;
 	struct kstat st;
 
@@ -175,14 +175,23 @@ static void dirent_v2_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, e.ShortNameLength, 0x01);
 	KUNIT_EXPECT_EQ(test, e.Reserved, 0x00);
 
+	/* The rest is as in V1: access, fork length, FinderInfo, mode */
+	finder_info(&kst.apple);
+	kst.apple.rsrc_len = 3;
+	kst.apple.no_streams = false;
 	memset(&e, 0xa5, sizeof(e));
 	e.ExtFileAttributes = 0;
-	kst.apple.no_streams = false;
 	ksmbd_apple_dirent_encode(&e, &kst, true);
 	KUNIT_EXPECT_EQ(test, e.ShortNameLength, 0x00);
 	KUNIT_EXPECT_EQ(test, e.Reserved, 0x00);
-	/* The rest is as in V1 */
+	memset(&v1, 0x5a, sizeof(v1));
+	v1.ExtFileAttributes = 0;
+	ksmbd_apple_dirent_encode(&v1, &kst, false);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(e.EaSize), 0x001f01ff);
+	KUNIT_EXPECT_EQ(test, e.EaSize, v1.EaSize);
+	KUNIT_EXPECT_MEMEQ(test, e.ShortName, v1.ShortName, 24);
+	KUNIT_EXPECT_EQ(test, get_unaligned_le64(e.ShortName), 3);
+	KUNIT_EXPECT_MEMEQ(test, e.ShortName + 8, "TEXTttxt", 8);
 	KUNIT_EXPECT_EQ(test, le16_to_cpu(e.Reserved2), S_IFREG | 0644);
 }
 

@@ -337,7 +337,6 @@ static void aapl_negotiate_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.bitmap, c->bitmap);
 	KUNIT_EXPECT_EQ(test, r.server_caps, c->server_caps);
 	KUNIT_EXPECT_EQ(test, r.volume_caps, c->volume_caps);
-	KUNIT_EXPECT_STREQ(test, r.model, "MacSamba");
 }
 
 /* ---- ksmbd_aapl_build_rsp(): byte-exact replies ---- */
@@ -499,8 +498,9 @@ static void aapl_build_rsp_test(struct kunit *test)
 	KUNIT_EXPECT_LE(test, size, AAPL_RSP_MAX_SIZE);
 	KUNIT_EXPECT_MEMEQ(test, buf, head, sizeof(head));
 	KUNIT_EXPECT_MEMEQ(test, buf + sizeof(head), c->tail, c->tail_len);
-	/* DataOffset + DataLength stays inside the context */
-	KUNIT_EXPECT_LE(test, 24 + c->data_len, size);
+	/* DataOffset + DataLength, as encoded, stays inside the context */
+	KUNIT_EXPECT_LE(test, get_unaligned_le16(buf + 10) +
+			get_unaligned_le32(buf + 12), size);
 }
 
 /* Negotiation and encoding together, as smb2_open() uses them */
@@ -523,6 +523,53 @@ static void aapl_macos_round_trip_test(struct kunit *test)
 			BASE_CAPS | READ_DIR_ATTR_V2);
 	KUNIT_EXPECT_EQ(test, get_unaligned_le64(buf + 48), FULL_SYNC);
 	KUNIT_EXPECT_EQ(test, get_unaligned_le32(buf + 60), 16);
+	KUNIT_EXPECT_MEMEQ(test, buf + 64, "M\0a\0c\0S\0a\0m\0b\0a\0", 16);
+}
+
+/* ---- ksmbd_aapl_model_len(): the model cut at a character ---- */
+
+struct model_case {
+	const char *desc;
+	const char *model;
+	size_t size;		/* of the buffer; 0: strlen + 1 */
+	int len;
+};
+
+/* 27, 28, 29 and 30 ASCII bytes, to put a character across byte 31 */
+#define A27 "abcdefghijklmnopqrstuvwxyz0"
+#define A28 A27 "1"
+#define A29 A28 "2"
+#define A30 A29 "3"
+
+static const struct model_case model_cases[] = {
+	{ "MacSamba", "MacSamba", 0, 8 },
+	{ "empty", "", 0, 0 },
+	{ "31 bytes", A30 "4", 0, 31 },
+	{ "40 bytes: cut at 31", A30 "456789abc", 0, 31 },
+	{ "not NUL-terminated in its buffer", "MacSambaXXXX", 8, 8 },
+	{ "2-byte character in bytes 30-31", A29 "\xc3\xa9", 0, 31 },
+	{ "2-byte character across byte 31", A30 "\xc3\xa9", 0, 30 },
+	{ "3-byte character in bytes 29-31", A28 "\xe2\x82\xac", 0, 31 },
+	{ "3-byte character across byte 31", A29 "\xe2\x82\xac", 0, 29 },
+	{ "4-byte character in bytes 28-31", A27 "\xf0\x9f\x98\x80", 0, 31 },
+	{ "4-byte character across byte 31", A28 "\xf0\x9f\x98\x80", 0, 28 },
+	{ "eleven 3-byte characters: ten fit", "\xe2\x82\xac\xe2\x82\xac"
+	  "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+	  "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 0, 30 },
+	{ "not UTF-8: a lone continuation byte", "Mac\x80", 0, -EINVAL },
+	{ "not UTF-8: a sequence cut by its end", "Mac\xc3", 0, -EINVAL },
+	{ "not UTF-8: overlong '/'", "\xc0\xaf", 0, -EINVAL },
+	{ "not UTF-8 only beyond byte 31", A30 "4\xff", 0, 31 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(model, model_cases, desc);
+
+static void aapl_model_len_test(struct kunit *test)
+{
+	const struct model_case *c = test->param_value;
+	size_t size = c->size ?: strlen(c->model) + 1;
+
+	KUNIT_EXPECT_EQ(test, ksmbd_aapl_model_len(c->model, size), c->len);
 }
 
 static struct kunit_case ksmbd_aapl_test_cases[] = {
@@ -531,6 +578,7 @@ static struct kunit_case ksmbd_aapl_test_cases[] = {
 	KUNIT_CASE_PARAM(aapl_negotiate_test, negotiate_gen_params),
 	KUNIT_CASE_PARAM(aapl_build_rsp_test, build_gen_params),
 	KUNIT_CASE(aapl_macos_round_trip_test),
+	KUNIT_CASE_PARAM(aapl_model_len_test, model_gen_params),
 	{}
 };
 

@@ -33,6 +33,8 @@ from impacket.smb3structs import (
     SMB2Close, SMB2Create, SYNCHRONIZE)
 from impacket.smbconnection import SMBConnection
 
+import ksmbd_tap
+
 # --- The test VM (tools/testing/selftests/ksmbd/ksmbd.conf) ---------------
 
 SERVER = '127.0.0.1'
@@ -544,43 +546,6 @@ def check_no_overwrite(clients):
     expect_healthy(client)
 
 
-# (description, create context list): each must fail the CREATE on an
-# Apple share with STATUS_INVALID_PARAMETER.
-MALFORMED_SHAPES = [
-    ('AAPL data length 0', aapl_context(b'')),
-    ('AAPL data length 16 (kAAPL_RESOLVE_ID request)',
-     aapl_context(RESOLVE_ID_REQUEST)),
-    ('AAPL data length 23', aapl_context(QUERY[:23])),
-    ('AAPL data length 25', aapl_context(QUERY + b'\0')),
-    ('AAPL data length 32', aapl_context(QUERY + bytes(8))),
-    ('AAPL command 0', aapl_context(aapl_query(command=0))),
-    ('AAPL command 2 (kAAPL_RESOLVE_ID) with 24 bytes',
-     aapl_context(aapl_query(command=AAPL_RESOLVE_ID))),
-    ('AAPL command 0xFFFFFFFF', aapl_context(aapl_query(command=0xFFFFFFFF))),
-    ('DataOffset 28, not 8-aligned',
-     context(CTX_AAPL, QUERY, data_at=28, pad=True)),
-    ('DataOffset 16, inside the name',
-     context(CTX_AAPL, QUERY, data_offset=CTX_NAME_OFFSET)),
-    ('DataLength 32 runs past the 48-byte context',
-     context(CTX_AAPL, QUERY, data_length=32)),
-    ('DataLength 0xFFFFFFFF', context(CTX_AAPL, QUERY,
-                                      data_length=0xFFFFFFFF)),
-    ('Next 44, not 8-aligned',
-     context(CTX_AAPL, QUERY, next_off=44) + context(CTX_MXAC)),
-    ('Next 8, inside the context header',
-     context(CTX_AAPL, QUERY, next_off=8) + context(CTX_MXAC)),
-    ('NameLength 2', context(CTX_AAPL, QUERY, name_length=2)),
-    ('NameOffset 8', context(CTX_AAPL, QUERY, name_offset=8)),
-    ('second context after AAPL with Next past the buffer',
-     context(CTX_AAPL, QUERY, next_off=AAPL_QUERY_CTX_LEN) +
-     context(CTX_MXAC, next_off=2 * MXAC_PADDED_CTX_LEN, pad=True)),
-    ('context list of 8 bytes, shorter than a context header',
-     context(CTX_AAPL, QUERY)[:8]),
-    ('malformed AAPL (data length 16) after a valid MxAc',
-     chain((CTX_MXAC, b''), (CTX_AAPL, QUERY[:16]))),
-]
-
-
 # --- Checks: a share without the Apple extensions --------------------------
 
 def check_plain_ignores(clients, aapl_data):
@@ -626,133 +591,175 @@ def check_fresh_connection(clients):
 
 # --- The list of checks ----------------------------------------------------
 
-def build_checks():
-    rd = KSMBD_BASE_SERVER_CAPS | AAPL_READ_DIR_ATTR
-    rd_v2 = KSMBD_BASE_SERVER_CAPS | AAPL_READ_DIR_ATTR_V2
-    checks = [
-        ('tm: query bitmap 7, client caps 0x0D (smbtorture): reply '
-         'byte-exact, DataLength 56, server caps 0x0F, volume caps 0x04, '
-         'model MacSamba',
-         partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_ALL_FIELDS_LEN)),
-        ('tm: the reply carries no context but AAPL',
-         check_reply_only_aapl),
-        ('tm: query bitmap 7, client caps 0x3F (macOS): server caps 0x1E',
-         partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
-                 client_caps=MACOS_CLIENT_CAPS, server_caps=rd_v2,
-                 data_length=AAPL_RSP_ALL_FIELDS_LEN)),
-        ('tm: query client caps 0: server caps 0x0E (no READ_DIR_ATTR)',
-         partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
-                 client_caps=0, server_caps=KSMBD_BASE_SERVER_CAPS,
-                 data_length=AAPL_RSP_ALL_FIELDS_LEN)),
-        ('tm: query bitmap 1: only server caps, DataLength 24',
-         partial(check_reply, share=SHARE_TM, bitmap=AAPL_SERVER_CAPS,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_SERVER_CAPS_LEN)),
-        ('tm: query bitmap 2: only volume caps, DataLength 24',
-         partial(check_reply, share=SHARE_TM, bitmap=AAPL_VOLUME_CAPS,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_VOLUME_CAPS_LEN)),
-        ('tm: query bitmap 4: only model info, DataLength 40',
-         partial(check_reply, share=SHARE_TM, bitmap=AAPL_MODEL_INFO,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_MODEL_INFO_LEN)),
-        ('tm: query bitmap 0: no fields, DataLength 16',
-         partial(check_reply, share=SHARE_TM, bitmap=0,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_FIXED_LEN)),
-        ('tm: query bitmap 0xFFFFFFFFFFFFFFFF: reply bitmap 7',
-         partial(check_reply, share=SHARE_TM, bitmap=(1 << 64) - 1,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_ALL_FIELDS_LEN)),
-        ('tm: query with Reserved 0xFFFFFFFF is answered (not checked, '
-         'as in Samba)',
-         partial(check_reply_to, contexts=aapl_context(
-             aapl_query(reserved=0xFFFFFFFF)))),
-        ('tm: query data at DataOffset 32 (after 8 more pad bytes) is '
-         'answered',
-         partial(check_reply_to, contexts=context(CTX_AAPL, QUERY,
-                                                  data_at=32))),
-        ('tm: AAPL after a MxAc context is answered',
-         check_reply_after_mxac),
-        ('tm: query on the CREATE of a new file is answered',
-         check_reply_on_file_create),
-        ('tm_ext4: query bitmap 7: reply byte-exact',
-         partial(check_reply, share=SHARE_TM_EXT4, bitmap=AAPL_ALL_FIELDS,
-                 client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=rd,
-                 data_length=AAPL_RSP_ALL_FIELDS_LEN)),
-    ]
-    for desc, contexts in MALFORMED_SHAPES:
-        checks.append(('tm: %s: STATUS_INVALID_PARAMETER, connection healthy'
-                       % desc, partial(check_rejected, contexts=contexts)))
-    checks += [
-        ('tm_ext4: AAPL data length 32: STATUS_INVALID_PARAMETER, '
-         'connection healthy',
-         partial(check_rejected, contexts=aapl_context(QUERY + bytes(8)),
-                 share=SHARE_TM_EXT4)),
-        ('tm: FILE_CREATE with AAPL data length 16 fails and leaves no file',
-         partial(check_no_file_left, aapl_data=QUERY[:16],
-                 tag='short-create')),
-        ('tm: FILE_CREATE with AAPL command 2 fails and leaves no file',
-         partial(check_no_file_left,
-                 aapl_data=aapl_query(command=AAPL_RESOLVE_ID),
-                 tag='resolve-create')),
-        ('tm: FILE_CREATE with AAPL data length 32 fails and leaves no file',
-         partial(check_no_file_left, aapl_data=QUERY + bytes(8),
-                 tag='long-create')),
-        ('tm: FILE_OVERWRITE_IF with AAPL data length 16 fails and leaves '
-         'the existing file intact', check_no_overwrite),
-        ('plain: AAPL data length 0 ignored', partial(
-            check_plain_ignores, aapl_data=b'')),
-        ('plain: AAPL data length 16 (kAAPL_RESOLVE_ID) ignored', partial(
-            check_plain_ignores,
-            aapl_data=RESOLVE_ID_REQUEST)),
-        ('plain: AAPL data length 32 ignored', partial(
-            check_plain_ignores, aapl_data=QUERY + bytes(8))),
-        ('plain: AAPL command 0 ignored', partial(
-            check_plain_ignores, aapl_data=aapl_query(command=0))),
-        ('plain: AAPL command 2 ignored', partial(
-            check_plain_ignores,
-            aapl_data=aapl_query(command=AAPL_RESOLVE_ID))),
-        ('plain: well-formed query gets no AAPL reply', partial(
-            check_plain_ignores, aapl_data=QUERY)),
-        ('plain: FILE_CREATE with malformed AAPL succeeds, no AAPL reply',
-         check_plain_malformed_file_create),
-        ('plain: malformed context list (NameOffset 8) still fails with '
-         'STATUS_INVALID_PARAMETER',
-         partial(check_rejected, contexts=context(CTX_AAPL, QUERY,
-                                                  name_offset=8),
-                 share=SHARE_PLAIN)),
-        ('after all: new connections to tm and plain log in and list the '
-         'root', check_fresh_connection),
-    ]
-    return checks
+# The server capabilities of a time machine share, with READ_DIR_ATTR or V2
+RD_CAPS = KSMBD_BASE_SERVER_CAPS | AAPL_READ_DIR_ATTR
+RD_V2_CAPS = KSMBD_BASE_SERVER_CAPS | AAPL_READ_DIR_ATTR_V2
+
+CHECKS = [
+    ('tm: query bitmap 7, client caps 0x0D (smbtorture): reply '
+     'byte-exact, DataLength 56, server caps 0x0F, volume caps 0x04, '
+     'model MacSamba',
+     partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_ALL_FIELDS_LEN)),
+    ('tm: the reply carries no context but AAPL',
+     check_reply_only_aapl),
+    ('tm: query bitmap 7, client caps 0x3F (macOS): server caps 0x1E',
+     partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
+             client_caps=MACOS_CLIENT_CAPS, server_caps=RD_V2_CAPS,
+             data_length=AAPL_RSP_ALL_FIELDS_LEN)),
+    ('tm: query client caps 0: server caps 0x0E (no READ_DIR_ATTR)',
+     partial(check_reply, share=SHARE_TM, bitmap=AAPL_ALL_FIELDS,
+             client_caps=0, server_caps=KSMBD_BASE_SERVER_CAPS,
+             data_length=AAPL_RSP_ALL_FIELDS_LEN)),
+    ('tm: query bitmap 1: only server caps, DataLength 24',
+     partial(check_reply, share=SHARE_TM, bitmap=AAPL_SERVER_CAPS,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_SERVER_CAPS_LEN)),
+    ('tm: query bitmap 2: only volume caps, DataLength 24',
+     partial(check_reply, share=SHARE_TM, bitmap=AAPL_VOLUME_CAPS,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_VOLUME_CAPS_LEN)),
+    ('tm: query bitmap 4: only model info, DataLength 40',
+     partial(check_reply, share=SHARE_TM, bitmap=AAPL_MODEL_INFO,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_MODEL_INFO_LEN)),
+    ('tm: query bitmap 0: no fields, DataLength 16',
+     partial(check_reply, share=SHARE_TM, bitmap=0,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_FIXED_LEN)),
+    ('tm: query bitmap 0xFFFFFFFFFFFFFFFF: reply bitmap 7',
+     partial(check_reply, share=SHARE_TM, bitmap=(1 << 64) - 1,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_ALL_FIELDS_LEN)),
+    ('tm: query with Reserved 0xFFFFFFFF is answered (not checked, '
+     'as in Samba)',
+     partial(check_reply_to, contexts=aapl_context(
+         aapl_query(reserved=0xFFFFFFFF)))),
+    ('tm: query data at DataOffset 32 (after 8 more pad bytes) is '
+     'answered',
+     partial(check_reply_to, contexts=context(CTX_AAPL, QUERY,
+                                              data_at=32))),
+    ('tm: AAPL after a MxAc context is answered',
+     check_reply_after_mxac),
+    ('tm: query on the CREATE of a new file is answered',
+     check_reply_on_file_create),
+    ('tm_ext4: query bitmap 7: reply byte-exact',
+     partial(check_reply, share=SHARE_TM_EXT4, bitmap=AAPL_ALL_FIELDS,
+             client_caps=SMBTORTURE_CLIENT_CAPS, server_caps=RD_CAPS,
+             data_length=AAPL_RSP_ALL_FIELDS_LEN)),
+    # Malformed AAPL contexts and context lists
+    ('tm: AAPL data length 0: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(b''))),
+    ('tm: AAPL data length 16 (kAAPL_RESOLVE_ID request): '
+     'STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(RESOLVE_ID_REQUEST))),
+    ('tm: AAPL data length 23: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(QUERY[:23]))),
+    ('tm: AAPL data length 25: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(QUERY + b'\0'))),
+    ('tm: AAPL data length 32: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(QUERY + bytes(8)))),
+    ('tm: AAPL command 0: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(aapl_query(command=0)))),
+    ('tm: AAPL command 2 (kAAPL_RESOLVE_ID) with 24 bytes: '
+     'STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=aapl_context(
+         aapl_query(command=AAPL_RESOLVE_ID)))),
+    ('tm: AAPL command 0xFFFFFFFF: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=aapl_context(
+         aapl_query(command=0xFFFFFFFF)))),
+    ('tm: DataOffset 28, not 8-aligned: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY, data_at=28,
+                                              pad=True))),
+    ('tm: DataOffset 16, inside the name: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=context(
+         CTX_AAPL, QUERY, data_offset=CTX_NAME_OFFSET))),
+    ('tm: DataLength 32 runs past the 48-byte context: '
+     'STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY,
+                                              data_length=32))),
+    ('tm: DataLength 0xFFFFFFFF: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY,
+                                              data_length=0xFFFFFFFF))),
+    ('tm: Next 44, not 8-aligned: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY, next_off=44) +
+             context(CTX_MXAC))),
+    ('tm: Next 8, inside the context header: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY, next_off=8) +
+             context(CTX_MXAC))),
+    ('tm: NameLength 2: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY,
+                                              name_length=2))),
+    ('tm: NameOffset 8: STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY,
+                                              name_offset=8))),
+    ('tm: second context after AAPL with Next past the buffer: '
+     'STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=context(
+         CTX_AAPL, QUERY, next_off=AAPL_QUERY_CTX_LEN) +
+         context(CTX_MXAC, next_off=2 * MXAC_PADDED_CTX_LEN, pad=True))),
+    ('tm: context list of 8 bytes, shorter than a context header: '
+     'STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY)[:8])),
+    ('tm: malformed AAPL (data length 16) after a valid MxAc: '
+     'STATUS_INVALID_PARAMETER, connection healthy',
+     partial(check_rejected, contexts=chain((CTX_MXAC, b''),
+                                            (CTX_AAPL, QUERY[:16])))),
+    ('tm_ext4: AAPL data length 32: STATUS_INVALID_PARAMETER, '
+     'connection healthy',
+     partial(check_rejected, contexts=aapl_context(QUERY + bytes(8)),
+             share=SHARE_TM_EXT4)),
+    ('tm: FILE_CREATE with AAPL data length 16 fails and leaves no file',
+     partial(check_no_file_left, aapl_data=QUERY[:16],
+             tag='short-create')),
+    ('tm: FILE_CREATE with AAPL command 2 fails and leaves no file',
+     partial(check_no_file_left,
+             aapl_data=aapl_query(command=AAPL_RESOLVE_ID),
+             tag='resolve-create')),
+    ('tm: FILE_CREATE with AAPL data length 32 fails and leaves no file',
+     partial(check_no_file_left, aapl_data=QUERY + bytes(8),
+             tag='long-create')),
+    ('tm: FILE_OVERWRITE_IF with AAPL data length 16 fails and leaves '
+     'the existing file intact', check_no_overwrite),
+    ('plain: AAPL data length 0 ignored', partial(
+        check_plain_ignores, aapl_data=b'')),
+    ('plain: AAPL data length 16 (kAAPL_RESOLVE_ID) ignored', partial(
+        check_plain_ignores,
+        aapl_data=RESOLVE_ID_REQUEST)),
+    ('plain: AAPL data length 32 ignored', partial(
+        check_plain_ignores, aapl_data=QUERY + bytes(8))),
+    ('plain: AAPL command 0 ignored', partial(
+        check_plain_ignores, aapl_data=aapl_query(command=0))),
+    ('plain: AAPL command 2 ignored', partial(
+        check_plain_ignores,
+        aapl_data=aapl_query(command=AAPL_RESOLVE_ID))),
+    ('plain: well-formed query gets no AAPL reply', partial(
+        check_plain_ignores, aapl_data=QUERY)),
+    ('plain: FILE_CREATE with malformed AAPL succeeds, no AAPL reply',
+     check_plain_malformed_file_create),
+    ('plain: malformed context list (NameOffset 8) still fails with '
+     'STATUS_INVALID_PARAMETER',
+     partial(check_rejected, contexts=context(CTX_AAPL, QUERY,
+                                              name_offset=8),
+             share=SHARE_PLAIN)),
+    ('after all: new connections to tm and plain log in and list the '
+     'root', check_fresh_connection),
+]
 
 
 def main():
-    checks = build_checks()
     clients = Clients()
-    failed = 0
-    print('TAP version 13')
-    print('1..%d' % len(checks))
-    sys.stdout.flush()
-    for number, (description, check) in enumerate(checks, 1):
-        try:
-            check(clients)
-            print('ok %d - %s' % (number, description))
-        except Exception as e:
-            failed += 1
-            print('not ok %d - %s' % (number, description))
-            message = str(e) if isinstance(e, CheckFailed) else \
-                '%s: %s' % (type(e).__name__, e)
-            for line in message.splitlines() or ['']:
-                print('# ' + line)
-            clients.reset()
-        sys.stdout.flush()
-    clients.reset()
-    print('# Totals: pass:%d fail:%d' % (len(checks) - failed, failed))
-    return 1 if failed else 0
+    try:
+        return ksmbd_tap.run(CHECKS, clients, after_failure=clients.reset)
+    finally:
+        clients.reset()
 
 
 if __name__ == '__main__':

@@ -17,27 +17,31 @@ import shutil
 import struct
 import subprocess
 import sys
-import traceback
 import uuid
 
 from impacket.smb3structs import (
+    DELETE, FILE_APPEND_DATA, FILE_DELETE_CHILD, FILE_EXECUTE,
     FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_OPEN_IF, FILE_OVERWRITE_IF,
     FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_READ_EA, FILE_SHARE_READ,
-    FILE_SHARE_WRITE, GENERIC_ALL, READ_CONTROL, SMB2_FLUSH, SMB2Create,
-    SMB2Flush, SMB2Write, WRITE_DAC)
+    FILE_SHARE_WRITE, FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA, FILE_WRITE_EA,
+    GENERIC_ALL, READ_CONTROL, SMB2_FLUSH, SMB2Create, SMB2Flush, SMB2Write,
+    SYNCHRONIZE, WRITE_DAC, WRITE_OWNER)
 
 from aapl_wire import (
     AAPL_ALL_FIELDS, CREATE_REQ_FIXED_LEN, CTX_MXAC, chain, CREATE_RSP_FORMAT, SMB2_HEADER_LEN,
     PASSWORD, SERVER, USER, Client, CheckFailed, STATUS_SUCCESS,
     aapl_context, aapl_query, align, context, expect, parse_contexts,
     status_name)
+import ksmbd_tap
 
 SHARE_TM = 'tm'              # /srv/tm, tmpfs, time machine = yes
 SHARE_TM_EXT4 = 'tm_ext4'    # /srv/ext4, ext4, time machine = yes
 SHARE_TM_VETO = 'tm_veto'    # /srv/ext4, as tm_ext4 with veto files = /._*/
+SHARE_TM_ACL = 'tm_acl'      # /srv/ext4/acl, time machine, acl_xattr
 SHARE_PLAIN = 'plain'        # /srv/tm without the Apple extensions
 SHARE_PATH = {SHARE_TM: '/srv/tm', SHARE_PLAIN: '/srv/tm',
-              SHARE_TM_EXT4: '/srv/ext4', SHARE_TM_VETO: '/srv/ext4'}
+              SHARE_TM_EXT4: '/srv/ext4', SHARE_TM_VETO: '/srv/ext4',
+              SHARE_TM_ACL: '/srv/ext4/acl'}
 
 SMB2_0_INFO_FILESYSTEM = 2
 SMB2_0_INFO_SECURITY = 3
@@ -182,15 +186,22 @@ def check_nfs_aces_query():
         c.logoff()
 
 
-def check_nfs_aces_chmod():
+# The bytes of an S-1-5-88 SID's head (revision 1, 3 sub-authorities,
+# authority 5, first sub-authority 88) as they are stored
+NFS_SID_HEAD = struct.pack('<BB6sI', 1, 3, (5).to_bytes(6, 'big'), 88)
+NTACL_XATTR = 'security.NTACL'
+
+
+def check_nfs_aces_chmod(share):
     """The macOS chmod: the DACL sent back with the mode ACE changed, and
     duplicate uid/gid ACEs added, sets the mode; a re-query shows exactly
-    one of each again."""
+    one of each again, and on a share that stores NT ACLs (acl_xattr) the
+    stored ACL holds none of them."""
     name = RUN_TAG + '-nfs-chmod'
-    c = apple_client(SHARE_TM)
+    c = apple_client(share)
     fid = open_file(c, name, FILE_OVERWRITE_IF,
                     GENERIC_ALL | READ_CONTROL | WRITE_DAC)
-    path = os.path.join(SHARE_PATH[SHARE_TM], name)
+    path = os.path.join(SHARE_PATH[share], name)
     try:
         os.chmod(path, 0o644)
         aces = parse_dacl(query_sd(c, fid))
@@ -208,14 +219,68 @@ def check_nfs_aces_chmod():
         want = [(3, 0o100604), (1, st.st_uid), (2, st.st_gid)]
         expect(got == want, 'after the set: NFS ACEs %r, expected %r'
                % (got, want))
+        if share == SHARE_TM_ACL:
+            stored = os.getxattr(path, NTACL_XATTR)
+            expect(NFS_SID_HEAD not in stored,
+                   'an S-1-5-88 ACE was stored in %s' % NTACL_XATTR)
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
 
-        # A DACL of nothing but a mode ACE changes only the mode
+
+def getfacl(path):
+    return subprocess.run(['getfacl', '-cp', path], stdout=subprocess.PIPE,
+                          check=True, text=True).stdout.split()
+
+
+def check_nfs_aces_mode_only(share):
+    """A DACL of nothing but a mode ACE (Finder's chmod of a file it only
+    knows by its mode) changes the mode and nothing else: the file's POSIX
+    ACL keeps its entries and, on a share that stores NT ACLs, the stored
+    ACL is unchanged. It needs WRITE_DAC."""
+    name = RUN_TAG + '-nfs-mode'
+    path = os.path.join(SHARE_PATH[share], name)
+    c = apple_client(share)
+    fid = open_file(c, name, FILE_OVERWRITE_IF,
+                    GENERIC_ALL | READ_CONTROL | WRITE_DAC)
+    ro = None
+    try:
+        os.chmod(path, 0o640)
+        subprocess.run(['setfacl', '-m', 'u:nobody:r,g:daemon:rw', path],
+                       check=True)
+        acl = getfacl(path)
+        ntacl = (os.getxattr(path, NTACL_XATTR)
+                 if NTACL_XATTR in os.listxattr(path) else None)
+        expect(share != SHARE_TM_ACL or ntacl,
+               'no NT ACL stored for a file made on %s' % share)
         set_dacl(c, fid, build_sd([nfs_ace(3, 0o750)]))
         mode = os.stat(path).st_mode & 0o7777
         expect(mode == 0o750, 'mode after a mode-only DACL is %o, '
                'expected 750' % mode)
-    finally:
+        after = getfacl(path)
+        for entry in ('user:nobody:r--', 'group:daemon:rw-'):
+            expect(entry in after, 'the POSIX ACL lost %s: %r, before %r'
+                   % (entry, after, acl))
+        if ntacl is not None:
+            expect(os.getxattr(path, NTACL_XATTR) == ntacl,
+                   'the stored NT ACL changed')
+
+        # Without WRITE_DAC (WRITE_OWNER is not enough) the same request
+        # is refused, the mode kept
         c.smb3.close(c.tid, fid)
+        fid = None
+        ro = open_file(c, name, FILE_OPEN, READ_CONTROL | WRITE_OWNER)
+        status = smb_status(lambda: set_dacl(c, ro,
+                                             build_sd([nfs_ace(3, 0o777)])))
+        expect(status == STATUS_ACCESS_DENIED, 'mode-only DACL without '
+               'WRITE_DAC: %s' % status_name(status))
+        mode = os.stat(path).st_mode & 0o7777
+        expect(mode == 0o750, 'mode changed to %o without WRITE_DAC' % mode)
+    finally:
+        for handle in (ro, fid):
+            if handle is not None:
+                c.smb3.close(c.tid, handle)
         c.delete(name)
         c.logoff()
 
@@ -266,22 +331,48 @@ def check_no_nfs_aces(share, negotiate):
 # --- F_FULLFSYNC -----------------------------------------------------------
 
 
+def disk_flushes(path):
+    """Cache flushes the block device holding @path has completed (the
+    16th field of its /sys/block stat), or None if it has no device."""
+    st = os.stat(path)
+    stat = '/sys/dev/block/%d:%d/stat' % (os.major(st.st_dev),
+                                          os.minor(st.st_dev))
+    if not os.path.exists(stat):
+        return None
+    with open(stat) as f:
+        return int(f.read().split()[15])
+
+
 def check_fullfsync(share):
-    """A FLUSH with Reserved1 = 0xFFFF (F_FULLFSYNC) succeeds on a written
-    file, and the data is there; an unknown handle still fails."""
+    """A FLUSH with Reserved1 = 0xFFFF (F_FULLFSYNC) flushes the disk's
+    write cache; a plain FLUSH does not, on the ext4 share mounted without
+    barriers (scripts/vm/init.sh), where fsync sends no flush of its own.
+    On tmpfs (no disk) both succeed. The data is there, and the flush of
+    an unknown handle still fails."""
     name = RUN_TAG + '-fullsync-' + share
+    path = os.path.join(SHARE_PATH[share], name)
     c = apple_client(share)
     fid = open_file(c, name, FILE_OVERWRITE_IF)
     try:
         c.smb3.writeFile(c.tid, fid, b'band data' * 1000, 0)
-        status = flush(c, fid, 0xFFFF)
-        expect(status == STATUS_SUCCESS, 'FULLFSYNC flush: %s'
-               % status_name(status))
+        before = disk_flushes(path)
         status = flush(c, fid, 0)
         expect(status == STATUS_SUCCESS, 'plain flush: %s'
                % status_name(status))
-        with open(os.path.join(SHARE_PATH[share], name), 'rb') as f:
-            expect(f.read() == b'band data' * 1000, 'data not on disk')
+        middle = disk_flushes(path)
+        c.smb3.writeFile(c.tid, fid, b'more band data', 9000)
+        status = flush(c, fid, 0xFFFF)
+        expect(status == STATUS_SUCCESS, 'FULLFSYNC flush: %s'
+               % status_name(status))
+        after = disk_flushes(path)
+        if before is not None:
+            expect(middle == before, 'a plain flush flushed the disk '
+                   '(%d flushes, then %d)' % (before, middle))
+            expect(after > middle, 'F_FULLFSYNC did not flush the disk '
+                   '(%d flushes before and after)' % middle)
+        with open(path, 'rb') as f:
+            expect(f.read() == b'band data' * 1000 + b'more band data',
+                   'data not in the file')
         bad = b'\xff' * 16
         status = flush(c, bad, 0xFFFF)
         expect(status != STATUS_SUCCESS, 'FULLFSYNC of an unknown handle '
@@ -591,6 +682,13 @@ def check_tm_backup():
                 GENERIC_ALL, FILE_OPEN, FILE_SHARE_READ)
             expect(status == STATUS_SUCCESS, 'durable reconnect: %s'
                    % status_name(status))
+            # The same open: its persistent FileId (MS-SMB2 2.2.14.1) and
+            # its lease come back
+            expect(fid2[:8] == fid[:8], 'reconnect gave FileId %s, the '
+                   'durable open was %s' % (fid2.hex(), fid.hex()))
+            expect(b'RqLs' in ctx and ctx[b'RqLs'][:16] == key,
+                   'reconnect did not return the lease (contexts %r)'
+                   % list(ctx))
             for off in range(half, band, 64 * 1024):
                 c2.smb3.writeFile(c2.tid, fid2,
                                   data[5][off:off + 64 * 1024], off)
@@ -913,10 +1011,23 @@ def mxac(c, name):
     return access
 
 
+# The access ksmbd grants a user for each permission the mode gives it on
+# a file without an NT ACL (what MxAc reports; MS-DTYP 2.4.3 rights)
+ALWAYS = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE
+MAY_READ = FILE_READ_DATA | FILE_READ_EA
+MAY_WRITE = (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA |
+             FILE_WRITE_ATTRIBUTES | FILE_DELETE_CHILD | WRITE_DAC |
+             WRITE_OWNER)
+MAY_EXEC = FILE_EXECUTE
+# The user may write and search the directory that holds the entry
+MAY_DELETE = DELETE
+
+
 def check_readdir_attr():
-    """A listing for a Mac carries each entry's maximal access (as MxAc
-    reports it), resource fork length, compressed FinderInfo and mode;
-    with READ_DIR_ATTR_V2, whether the entry has streams."""
+    """A listing for a Mac carries each entry's maximal access (written out
+    below from the entry's owner and mode, and equal to what MxAc reports),
+    resource fork length, compressed FinderInfo and mode; with
+    READ_DIR_ATTR_V2, whether the entry has streams."""
     top = SHARE_PATH[SHARE_TM_EXT4]
     d = RUN_TAG + '-ls'
     path = os.path.join(top, d)
@@ -928,9 +1039,10 @@ def check_readdir_attr():
     smb_mkdir(c, d)
     try:
         finder = b'TEXTttxt\x01\x40' + b'\0' * 14 + b'\x12\x34'
-        for name in ('meta', 'plain', 'stream', 'ro', 'old'):
+        for name in ('meta', 'plain', 'stream', 'ro', 'old', 'root'):
             c.smb3.close(c.tid, open_file(c, d + '/' + name,
                                           FILE_OVERWRITE_IF))
+        smb_mkdir(c, d + '/sub')
         fid = open_file(c, d + '/meta' + AFPINFO, FILE_OPEN_IF)
         c.smb3.writeFile(c.tid, fid, afpinfo(finder), 0)
         c.smb3.close(c.tid, fid)
@@ -940,19 +1052,42 @@ def check_readdir_attr():
         fid = open_file(c, d + '/stream:foo', FILE_OPEN_IF)
         c.smb3.writeFile(c.tid, fid, b'bar', 0)
         c.smb3.close(c.tid, fid)
-        os.chmod(os.path.join(path, 'ro'), 0o444)
         os.setxattr(os.path.join(path, 'old'), RSRC_XATTR, b'x' * 300)
+        # Owner and mode of each entry, and the access they give tuser
+        # (the directory d is tuser's, so every entry may be deleted)
+        rights = {
+            'meta': (0o644, ALWAYS | MAY_READ | MAY_WRITE | MAY_DELETE),
+            'plain': (0o600, ALWAYS | MAY_READ | MAY_WRITE | MAY_DELETE),
+            'stream': (0o664, ALWAYS | MAY_READ | MAY_WRITE | MAY_DELETE),
+            'ro': (0o444, ALWAYS | MAY_READ | MAY_DELETE),
+            'old': (0o755, ALWAYS | MAY_READ | MAY_WRITE | MAY_EXEC |
+                    MAY_DELETE),
+            'root': (0o640, ALWAYS | MAY_DELETE),
+            'sub': (0o755, ALWAYS | MAY_READ | MAY_WRITE | MAY_EXEC |
+                    MAY_DELETE),
+        }
+        # Only the mode decides: drop the POSIX ACL ksmbd gives files it
+        # creates (a named entry for their creator)
+        for name, (mode, _) in rights.items():
+            subprocess.run(['setfacl', '-b', os.path.join(path, name)],
+                           check=True)
+            os.chmod(os.path.join(path, name), mode)
+        os.chown(os.path.join(path, 'root'), 0, 0)
 
         v2 = readdir_attr(c, d)
         ent = readdir_attr(v1, d)
-        for name in ('meta', 'plain', 'stream', 'ro', 'old', '._meta', '.',
-                     '..'):
+        for name in list(rights) + ['._meta', '.', '..']:
             expect(name in ent and name in v2, '%s not listed' % name)
         for name, (access, flags, rsrc, fi, mode) in ent.items():
             st = os.stat(os.path.join(path, name))
             expect(mode == st.st_mode & 0xffff, '%s: mode %o, not %o'
                    % (name, mode, st.st_mode))
             expect(flags == 24, '%s: short name length %d' % (name, flags))
+            if name in rights:
+                expect(access == rights[name][1],
+                       '%s (mode %o, uid %d): max access %#x, expected %#x'
+                       % (name, st.st_mode, st.st_uid, access,
+                          rights[name][1]))
             if name not in ('.', '..'):
                 want = mxac(c, d + '/' + name)
                 expect(access == want, '%s: max access %#x, MxAc says %#x'
@@ -967,10 +1102,7 @@ def check_readdir_attr():
         expect(fi[:12] == b'TEXTttxt\x01\x40\x12\x34' and
                abs(date - (created - 946684800)) < 5,
                'meta: FinderInfo %s' % fi.hex())
-        expect(ent['ro'][0] & 0x2 == 0 and ent['plain'][0] & 0x2,
-               'write access of read-only/plain: %#x/%#x'
-               % (ent['ro'][0], ent['plain'][0]))
-        for name in ('plain', 'stream', 'ro', '.'):
+        for name in ('plain', 'stream', 'ro', 'sub', '.'):
             expect(ent[name][2:4] == (0, b'\0' * 12 + b'\x80\0\0\0'),
                    '%s: fork/FinderInfo %r' % (name, ent[name][2:4]))
         expect(ent['old'][2] == 300, 'old: xattr fork length %d'
@@ -1041,19 +1173,26 @@ def write_stream(c, name, data):
     c.smb3.close(c.tid, fid)
 
 
+STATUS_END_OF_FILE = 0xC0000011
+
+
 def read_stream(c, name):
+    """All of @name, read 64 KiB at a time up to STATUS_END_OF_FILE; any
+    other error is raised."""
     fid = open_file(c, name, FILE_OPEN, FILE_READ_DATA)
     data = b''
     try:
         while True:
-            chunk = c.smb3.read(c.tid, fid, len(data), 65536)
+            try:
+                chunk = c.smb3.read(c.tid, fid, len(data), 65536)
+            except Exception as e:      # impacket's SessionError
+                if (getattr(e, 'get_error_code', lambda: 0)() & 0xFFFFFFFF
+                        != STATUS_END_OF_FILE):
+                    raise
+                return data
             if not chunk:
                 return data
             data += chunk
-    except Exception as e:          # STATUS_END_OF_FILE
-        if not hasattr(e, 'get_error_code'):
-            raise
-        return data
     finally:
         c.smb3.close(c.tid, fid)
 
@@ -1086,6 +1225,15 @@ def check_copyfile():
         plain.smb3.close(plain.tid, dst)
         plain.logoff()
         expect(got == (0, 0, 0), 'copy without AAPL answered %r' % (got,))
+        dst_path = os.path.join(top, name + '-dst')
+        expect(os.path.getsize(dst_path) == 0 and
+               not [x for x in os.listxattr(dst_path)
+                    if x.startswith('user.DosStream.')],
+               'copy without AAPL changed the destination: %d bytes, '
+               'xattrs %r' % (os.path.getsize(dst_path),
+                              os.listxattr(dst_path)))
+        expect(read_stream(c, name + '-dst' + RSRC) == b'old fork ' * 40000,
+               'copy without AAPL changed the resource fork')
 
         src = open_file(c, name, FILE_OPEN)
         dst = open_file(c, name + '-dst', FILE_OPEN)
@@ -1231,14 +1379,19 @@ def rename_with_open_child(renamer, holder, name):
 
 
 def check_posix_rename():
-    """A folder whose files an Apple client keeps open can be renamed by
-    that client, as on macOS; a file another client holds open below it
+    """A folder whose files Apple clients keep open can be renamed by an
+    Apple client, as on macOS and as Samba's fruit:posix_opens does: the
+    opens of every session that negotiated AAPL, its own and others',
+    are POSIX opens. A file a client without AAPL holds open below it
     still prevents the rename, as it does for every client without AAPL."""
     name = RUN_TAG + '-dir'
     top = SHARE_PATH[SHARE_TM_EXT4]
     mac = apple_client(SHARE_TM_EXT4)
+    mac2 = apple_client(SHARE_TM_EXT4)
     other = Client(SHARE_TM_EXT4)
     cases = [('Apple client, its own open', mac, mac, STATUS_SUCCESS),
+             ('Apple client, open of another Apple session', mac, mac2,
+              STATUS_SUCCESS),
              ('Apple client, open of a client without AAPL', mac, other,
               STATUS_ACCESS_DENIED),
              ('client without AAPL, its own open', other, other,
@@ -1255,6 +1408,7 @@ def check_posix_rename():
             for d in ('%s%d' % (name, i), '%s%d-moved' % (name, i)):
                 shutil.rmtree(os.path.join(top, d), ignore_errors=True)
         other.logoff()
+        mac2.logoff()
         mac.logoff()
 
 
@@ -1262,7 +1416,14 @@ CHECKS = [
     ('NFS ACEs: query returns one mode, uid and gid ACE',
      check_nfs_aces_query),
     ('NFS ACEs: set applies the mode and collapses duplicates',
-     check_nfs_aces_chmod),
+     lambda: check_nfs_aces_chmod(SHARE_TM)),
+    ('NFS ACEs: set on a share with acl_xattr stores no NFS ACE',
+     lambda: check_nfs_aces_chmod(SHARE_TM_ACL)),
+    ('NFS ACEs: a mode-only set keeps the POSIX ACL',
+     lambda: check_nfs_aces_mode_only(SHARE_TM_EXT4)),
+    ('NFS ACEs: a mode-only set on a share with acl_xattr keeps the POSIX '
+     'ACL and the stored NT ACL', lambda: check_nfs_aces_mode_only(
+         SHARE_TM_ACL)),
     ('NFS ACEs: malformed DACL refused with INVALID_PARAMETER',
      check_nfs_aces_malformed),
     ('NFS ACEs: none without AAPL',
@@ -1303,24 +1464,5 @@ CHECKS = [
 ]
 
 
-def main():
-    print('1..%d' % len(CHECKS))
-    failed = 0
-    for i, (name, check) in enumerate(CHECKS, 1):
-        try:
-            check()
-            print('ok %d - %s' % (i, name))
-        except Exception as e:
-            failed += 1
-            print('not ok %d - %s' % (i, name))
-            for line in ('%s: %s' % (type(e).__name__, e)).splitlines():
-                print('# ' + line)
-            for frame in traceback.extract_tb(e.__traceback__)[1:]:
-                print('#   at %s:%d %s' % (os.path.basename(frame.filename),
-                                          frame.lineno, frame.line))
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(ksmbd_tap.run(CHECKS))

@@ -3,7 +3,10 @@
 #
 # Run smbtorture's Apple (vfs_fruit) suites against the server of the test
 # VM and print one line per test, "PASS<tab>suite: test" or "FAIL<tab>...",
-# then a summary per suite. Run inside the VM, e.g.:
+# followed by two more tab-separated fields: smbtorture's verdict (success,
+# failure, error, skip) and, for a test that did not succeed, the message
+# it gave (the text between "[" and "]"); then a summary per suite. Run
+# inside the VM, e.g.:
 #   ./fruit-suites.sh [SUITE...]
 # Full smbtorture output goes to $RESULTS_DIR/smbtorture-<suite>.log
 # (default /results). Exits 1 if any test did not pass.
@@ -37,14 +40,32 @@ for suite in "${SUITES[@]}"; do
 	timeout -k 10 "$SUITE_TIMEOUT" smbtorture "//127.0.0.1/$SHARE" -U tuser%tpass \
 		--option=torture:localdir="$LOCALDIR" --option=torture:share2="$share2" \
 		"$suite" >"$log" 2>&1
-	# Result lines look like "success: name", "failure: name [".
-	results=$(sed -n -E \
-		's/^(success|failure|error|skip|xfail): (.*[^ [])( \[)?$/\1\t\2/p' "$log")
+	# Result lines look like "success: name" or "failure: name [", the
+	# message on the lines up to "]"; "skip: name [ why ]" is one line.
+	results=$(awk -v s="$suite" '
+	function out(kind, name, msg) {
+		printf "%s\t%s: %s\t%s\t%s\n", kind == "success" ? "PASS" : "FAIL",
+			s, name, kind, msg
+	}
+	inmsg && $0 == "]" { out(kind, name, msg); inmsg = 0; next }
+	inmsg { sub(/^[ \t]+/, ""); msg = msg (msg == "" ? "" : " ") $0; next }
+	match($0, /^(success|failure|error|skip|xfail|uxsuccess): /) {
+		kind = substr($0, 1, RLENGTH - 2)
+		name = substr($0, RLENGTH + 1)
+		if (match(name, / \[$/)) {
+			name = substr(name, 1, RSTART - 1); inmsg = 1; msg = ""
+		} else if (match(name, / \[ .* \]$/)) {
+			msg = substr(name, RSTART + 3, RLENGTH - 5)
+			out(kind, substr(name, 1, RSTART - 1), msg)
+		} else {
+			out(kind, name, "")
+		}
+	}
+	END { if (inmsg) out(kind, name, msg " (output ends here)") }' "$log")
 	n=$(grep -c . <<<"$results")
-	ok=$(grep -c '^success' <<<"$results")
+	ok=$(grep -c '^PASS' <<<"$results")
 	[ -n "$results" ] || { n=0; ok=0; printf 'NORESULT\t%s (see %s)\n' "$suite" "$log"; }
-	[ -n "$results" ] && awk -F'\t' -v s="$suite" \
-		'{ printf "%s\t%s: %s\n", $1 == "success" ? "PASS" : "FAIL", s, $2 }' <<<"$results"
+	[ -z "$results" ] || printf '%s\n' "$results"
 	summary+=("$(printf '%-24s %2d of %2d passed' "$suite" "$ok" "$n")")
 	total=$((total + n)) passed=$((passed + ok))
 done

@@ -1,33 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run every ksmbd Apple test on the server (as root, in this directory
-# or elsewhere, ksmbd listening on 127.0.0.1:445). Results
-# go to RESULTS_DIR (default /results): fruit.txt (one PASS/FAIL line per
-# smbtorture test), aapl_wire.tap and apple_e2e.tap.
+# The tests of ksmbd's Apple extensions with real SMB clients, as a
+# kselftest: run as root on the server, with ksmbd listening on
+# 127.0.0.1:445 and configured with ksmbd.conf (see README), e.g.
+#   make -C tools/testing/selftests TARGETS=ksmbd run_tests
+# Prints KTAP, one result per test (ksft_ksmbd.py), and exits 0 if every
+# test met its expectation, 1 if one did not, and 4 (skip) when a client
+# the tests need is not installed. Logs go to $RESULTS_DIR.
 
-set -u
-cd "$(dirname "$0")"
-RESULTS_DIR=${RESULTS_DIR:-/results}
-export RESULTS_DIR
+DIR=$(cd "$(dirname "$0")" && pwd)
+. "$DIR/../kselftest/ktap_helpers.sh"
 
-# vfs.fruit_timemachine expects the share to be limited to 32 KiB, as
-# Samba's selftest configures it ("fruit:time machine max size = 32K");
-# ksmbd reads the limit from the share root.
-cat >"${LOCALDIR:-/srv/tm}/.com.apple.TimeMachine.quota.plist" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<plist version="1.0">
-<dict>
-	<key>GlobalQuota</key>
-	<integer>32768</integer>
-</dict>
-</plist>
-EOF
-./fruit-suites.sh >"$RESULTS_DIR/fruit.txt" 2>&1
-cat "$RESULTS_DIR/fruit.txt"
-python3 ./aapl_wire.py >"$RESULTS_DIR/aapl_wire.tap" 2>&1
-cat "$RESULTS_DIR/aapl_wire.tap"
-python3 ./apple_e2e.py >"$RESULTS_DIR/apple_e2e.tap" 2>&1
-cat "$RESULTS_DIR/apple_e2e.tap"
-# The host side (scripts/e2e) judges the results.
-exit 0
+missing=()
+command -v smbtorture >/dev/null || missing+=("smbtorture (samba-testsuite)")
+command -v smbclient >/dev/null || missing+=("smbclient")
+python3 -c 'import impacket' 2>/dev/null || missing+=("python3-impacket")
+if [ ${#missing[@]} -gt 0 ]; then
+	ktap_print_header
+	ktap_skip_all "not installed: ${missing[*]}"
+	exit "$KSFT_SKIP"
+fi
+if [ "$(id -u)" != 0 ]; then
+	ktap_print_header
+	ktap_skip_all "must run as root on the server (it checks the shares' files)"
+	exit "$KSFT_SKIP"
+fi
+
+exec python3 "$DIR/ksft_ksmbd.py"
