@@ -20,6 +20,8 @@
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LC_ALL=C.UTF-8 TERM=dumb
+# The tests' server configuration: that of the kernel tree under test, if
+# one is mounted, else this repository's
 CONF=/repo/tools/testing/selftests/ksmbd
 USER_NAME=tuser USER_PASS=tpass
 
@@ -78,6 +80,8 @@ listening_445() {
 }
 
 start_ksmbd() {
+	[ ! -f /linux/tools/testing/selftests/ksmbd/ksmbd.conf ] ||
+		CONF=/linux/tools/testing/selftests/ksmbd
 	mkdir -p /run/ksmbd
 	cp "$CONF/ksmbd.conf" /run/ksmbd/ksmbd.conf
 	ksmbd.adduser -C /run/ksmbd/ksmbd.conf -P /run/ksmbd/ksmbdpwd.db \
