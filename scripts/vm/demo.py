@@ -112,22 +112,21 @@ def unix_mode(client, name):
 
 
 def time_machine(client):
-    print('5. Time Machine: a 256 MiB limit in the share\'s quota plist')
-    quota = '/srv/tm/' + e.QUOTA_PLIST
-    with open(quota, 'w') as f:
-        f.write(e.QUOTA % (256 << 20))
+    print('5. Time Machine: a 256 MiB limit in the share root\'s '
+          'trusted.ksmbd.time_machine_max_size')
+    e.set_limit('/srv/tm', b'256M')
     try:
         bundle = 'Mac.sparsebundle'
-        e.make_bundle(client, bundle, 8 << 20, 16)
+        e.make_bundle(client, bundle, 8 << 20, 4, os.urandom(8 << 20))
         total, avail, _, spu, bps = e.fs_size(client, e.FS_FULL_SIZE_INFORMATION)
         unit = spu * bps
-        print('   a sparse bundle of 16 bands of 8 MiB; the share reports')
+        print('   a sparse bundle of 4 bands of 8 MiB; the share reports')
         print('   %d MiB in all, %d MiB free' % (total * unit >> 20,
                                               avail * unit >> 20))
-        if (total * unit, avail * unit) != (256 << 20, 128 << 20):
+        if (total * unit, avail * unit) != (256 << 20, 224 << 20):
             sys.exit('   unexpected sizes')
     finally:
-        os.unlink(quota)
+        e.clear_limit('/srv/tm')
         shutil.rmtree('/srv/tm/' + bundle, ignore_errors=True)
 
 

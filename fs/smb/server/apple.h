@@ -118,6 +118,8 @@ struct ksmbd_apple_adouble {
  * @fi_len: the entry's length
  * @fi_off: the entry's offset in the file
  * @pos:    where the next xattr's header is in @fi
+ * @data_lo: where the first value starts in @fi (@fi_len before any)
+ * @data_hi: where the last value ends in @fi
  * @left:   how many xattrs are left
  */
 struct ksmbd_apple_xattrs {
@@ -125,8 +127,13 @@ struct ksmbd_apple_xattrs {
 	u32 fi_len;
 	u32 fi_off;
 	u32 pos;
+	u32 data_lo;
+	u32 data_hi;
 	u16 left;
 };
+
+/* The most xattrs taken in from one "._" file; macOS packs a handful */
+#define KSMBD_APPLE_XATTRS_MAX		64
 
 /**
  * struct ksmbd_apple_xattr - one xattr packed in a "._" file
@@ -227,6 +234,8 @@ int ksmbd_apple_nfs_aces_add(struct smb_ntsd *sd, unsigned int *len,
 int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int *len,
 			      umode_t *mode);
 int ksmbd_apple_nfs_set_mode(const struct path *path, umode_t mode);
+int ksmbd_apple_nfs_set_attrs(const struct path *path, struct smb_ntsd *sd,
+			      unsigned int len, int take, umode_t mode);
 int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
 			   struct ksmbd_apple_fs_size *sz);
 void ksmbd_apple_tm_free(struct ksmbd_share_config *share);
@@ -387,6 +396,14 @@ static inline int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd,
 
 static inline int ksmbd_apple_nfs_set_mode(const struct path *path,
 					   umode_t mode)
+{
+	return 0;
+}
+
+static inline int ksmbd_apple_nfs_set_attrs(const struct path *path,
+					    struct smb_ntsd *sd,
+					    unsigned int len, int take,
+					    umode_t mode)
 {
 	return 0;
 }
@@ -594,8 +611,10 @@ static inline bool ksmbd_apple_fullfsync_req(struct ksmbd_conn *conn,
 		ksmbd_conn_is_aapl(conn) && ksmbd_apple_share(share);
 }
 
-/* ksmbd_apple_nfs_aces_take(): the descriptor held nothing but a mode */
-#define KSMBD_APPLE_NFS_MODE_ONLY	2
+/* ksmbd_apple_nfs_aces_take(): a mode was found */
+#define KSMBD_APPLE_NFS_MODE		1
+/* ksmbd_apple_nfs_aces_take(): the DACL held only NFS ACEs, ACLs kept */
+#define KSMBD_APPLE_NFS_KEEP_ACL	2
 
 /* Room the three NFS ACEs take in a DACL: ACE header, SID, 3 sub-authorities */
 #define KSMBD_APPLE_NFS_ACES_SIZE	(3 * (8 + 8 + 3 * 4))
@@ -613,7 +632,8 @@ unsigned int ksmbd_aapl_build_rsp(char *buf,
 int ksmbd_aapl_model_len(const char *model, size_t size);
 int ksmbd_apple_plist_u64(const char *buf, size_t len, const char *key,
 			  u64 *val);
-int ksmbd_apple_tm_add_bundle(u64 *used, u64 band_size, u64 nbands);
+int ksmbd_apple_tm_parse_size(const char *buf, size_t len, u64 *size);
+u64 ksmbd_apple_tm_bundle_used(u64 band_size, u64 nbands, u64 occupied);
 void ksmbd_apple_tm_limit(struct ksmbd_apple_fs_size *sz, u64 max_size,
 			  u64 used);
 #endif

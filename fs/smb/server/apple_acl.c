@@ -194,15 +194,17 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_nfs_aces_add);
  * Every S-1-5-88 ACE is removed from the DACL in place, so that what is
  * applied and stored is an ordinary NT ACL; the bytes they leave free at
  * the end of the DACL are zeroed. If the DACL held nothing else, the
- * descriptor is left without a DACL (no DACL_PRESENT, no offset): the
- * file's permissions are then set from the mode alone, not emptied.
+ * descriptor is left without a DACL (no DACL_PRESENT, no offset) and the
+ * request is a chmod or chown, not an ACL to apply: the caller must not
+ * pass it to set_info_sec(), which would take a descriptor without a DACL
+ * for one without permissions, remove the file's POSIX ACLs and store an
+ * NT ACL without a DACL, but apply it with ksmbd_apple_nfs_set_attrs().
  * S-1-5-88-1 and -2 ACEs are dropped, as Samba does: ownership is changed
  * through the owner and group SIDs.
  *
- * Return: KSMBD_APPLE_NFS_MODE_ONLY if @mode was set and @sd holds nothing
- * else (no other ACE, no owner, group or SACL): the request is a chmod; 1
- * if @mode was set and @sd holds more; 0 if the DACL had no mode ACE;
- * -EINVAL if @sd is malformed
+ * Return: a mask of KSMBD_APPLE_NFS_MODE (@mode was set) and
+ * KSMBD_APPLE_NFS_KEEP_ACL (the DACL held only NFS ACEs: the file's ACLs
+ * are to be kept), 0 if neither, or -EINVAL if @sd is malformed
  */
 int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int *len,
 			      umode_t *mode)
@@ -210,6 +212,7 @@ int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int *len,
 	unsigned int end, removed;
 	struct smb_acl *dacl;
 	bool found = false;
+	int ret = 0;
 	u32 m = 0;
 	int err;
 
@@ -224,14 +227,13 @@ int ksmbd_apple_nfs_aces_take(struct smb_ntsd *sd, unsigned int *len,
 	if (removed && !dacl->num_aces) {
 		sd->dacloffset = 0;
 		sd->type &= ~cpu_to_le16(DACL_PRESENT);
+		ret |= KSMBD_APPLE_NFS_KEEP_ACL;
 	}
-	if (!found)
-		return 0;
-	*mode = m & 0777;
-	if (!sd->dacloffset && !sd->osidoffset && !sd->gsidoffset &&
-	    !sd->sacloffset)
-		return KSMBD_APPLE_NFS_MODE_ONLY;
-	return 1;
+	if (found) {
+		*mode = m & 0777;
+		ret |= KSMBD_APPLE_NFS_MODE;
+	}
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_nfs_aces_take);
 
@@ -251,6 +253,64 @@ int ksmbd_apple_nfs_set_mode(const struct path *path, umode_t mode)
 	inode_lock(inode);
 	attrs.ia_mode = (inode->i_mode & ~0777) | (mode & 0777);
 	rc = notify_change(mnt_idmap(path->mnt), path->dentry, &attrs, NULL);
+	inode_unlock(inode);
+	return rc;
+}
+
+/**
+ * ksmbd_apple_nfs_set_attrs() - apply a descriptor whose DACL held only
+ *                               NFS ACEs
+ * @path: the file
+ * @sd:   the descriptor, as ksmbd_apple_nfs_aces_take() left it
+ * @len:  its length
+ * @take: what ksmbd_apple_nfs_aces_take() returned
+ * @mode: the mode it found, if @take has KSMBD_APPLE_NFS_MODE
+ *
+ * The owner and group SIDs the descriptor holds, if they map to a uid and
+ * gid, and the mode are set in one notify_change(); the file's POSIX ACLs
+ * and stored NT ACL are left as they are.
+ *
+ * Return: 0 or a negative error
+ */
+int ksmbd_apple_nfs_set_attrs(const struct path *path, struct smb_ntsd *sd,
+			      unsigned int len, int take, umode_t mode)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	struct inode *inode = d_inode(path->dentry);
+	struct iattr attrs = { .ia_valid = ATTR_CTIME };
+	struct smb_fattr fattr = {
+		.cf_uid = INVALID_UID,
+		.cf_gid = INVALID_GID,
+	};
+	int rc;
+
+	/*
+	 * parse_sec_desc() reads the owner and group only with DACL_PRESENT;
+	 * without a DACL offset it parses no DACL and makes no ACL
+	 */
+	sd->type |= cpu_to_le16(DACL_PRESENT);
+	rc = parse_sec_desc(idmap, sd, len, &fattr);
+	posix_acl_release(fattr.cf_acls);
+	posix_acl_release(fattr.cf_dacls);
+	if (rc)
+		return rc;
+	if (uid_valid(fattr.cf_uid)) {
+		attrs.ia_valid |= ATTR_UID;
+		attrs.ia_uid = fattr.cf_uid;
+	}
+	if (gid_valid(fattr.cf_gid)) {
+		attrs.ia_valid |= ATTR_GID;
+		attrs.ia_gid = fattr.cf_gid;
+	}
+	if (!(take & KSMBD_APPLE_NFS_MODE) && attrs.ia_valid == ATTR_CTIME)
+		return 0;
+
+	inode_lock(inode);
+	if (take & KSMBD_APPLE_NFS_MODE) {
+		attrs.ia_valid |= ATTR_MODE;
+		attrs.ia_mode = (inode->i_mode & ~0777) | (mode & 0777);
+	}
+	rc = notify_change(idmap, path->dentry, &attrs, NULL);
 	inode_unlock(inode);
 	return rc;
 }

@@ -320,8 +320,9 @@ static void nfs_take_only_nfs_test(struct kunit *test)
 	sd_nfs_ace(&sd, 3, 0700);
 	nt = sd_copy(test, &sd, sd.len);
 	len = sd.len;
-	/* The owner is still to be set */
-	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 1);
+	/* The owner is still to be set, the ACLs kept */
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
+			KSMBD_APPLE_NFS_MODE | KSMBD_APPLE_NFS_KEEP_ACL);
 	KUNIT_EXPECT_EQ(test, mode, 0700);
 	/* No DACL is left to empty the permissions with */
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(nt->dacloffset), 0);
@@ -345,7 +346,7 @@ static void nfs_take_mode_only_test(struct kunit *test)
 	nt = sd_copy(test, &sd, sd.len);
 	len = sd.len;
 	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
-			KSMBD_APPLE_NFS_MODE_ONLY);
+			KSMBD_APPLE_NFS_MODE | KSMBD_APPLE_NFS_KEEP_ACL);
 	KUNIT_EXPECT_EQ(test, mode, 0750);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(nt->dacloffset), 0);
 	KUNIT_EXPECT_FALSE(test, le16_to_cpu(nt->type) & DACL_PRESENT);
@@ -359,7 +360,7 @@ static void nfs_take_mode_only_test(struct kunit *test)
 	nt = sd_copy(test, &sd, sd.len);
 	len = sd.len;
 	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
-			KSMBD_APPLE_NFS_MODE_ONLY);
+			KSMBD_APPLE_NFS_MODE | KSMBD_APPLE_NFS_KEEP_ACL);
 	KUNIT_EXPECT_EQ(test, mode, 0600);
 
 	/* An ordinary ACE beside it: a DACL to apply, not a chmod */
@@ -369,8 +370,22 @@ static void nfs_take_mode_only_test(struct kunit *test)
 	sd_mode_aces(&sd);
 	nt = sd_copy(test, &sd, sd.len);
 	len = sd.len;
-	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode), 1);
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
+			KSMBD_APPLE_NFS_MODE);
 	KUNIT_EXPECT_NE(test, le32_to_cpu(nt->dacloffset), 0);
+
+	/* uid and gid ACEs only (a chown): no mode, the ACLs kept */
+	sd_init(&sd, true);
+	sd_dacl(&sd);
+	sd_nfs_ace(&sd, 1, 1000);
+	sd_nfs_ace(&sd, 2, 100);
+	nt = sd_copy(test, &sd, sd.len);
+	len = sd.len;
+	mode = 0123;
+	KUNIT_EXPECT_EQ(test, nfs_take(test, nt, &len, &mode),
+			KSMBD_APPLE_NFS_KEEP_ACL);
+	KUNIT_EXPECT_EQ(test, mode, 0123);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(nt->dacloffset), 0);
 }
 
 static void nfs_take_none_test(struct kunit *test)

@@ -331,7 +331,9 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_sfm_map);
  * start, data length, 12 reserved bytes, flags and the number of xattrs,
  * big-endian), then one header per xattr.
  *
- * Return: 0, or -ENOENT if the entry holds no such header
+ * Return: 0, -ENOENT if the entry holds no such header, or -E2BIG if it
+ * announces more than KSMBD_APPLE_XATTRS_MAX xattrs (the work a "._"
+ * file, which any client can write, may cause is bounded)
  */
 int ksmbd_apple_xattrs_start(struct ksmbd_apple_xattrs *it, const u8 *fi,
 			     u32 fi_len, u32 fi_off)
@@ -342,10 +344,13 @@ int ksmbd_apple_xattrs_start(struct ksmbd_apple_xattrs *it, const u8 *fi,
 	if (fi_len < AD_ATTR_HEADER_AT + AD_ATTR_HEADER_SIZE ||
 	    get_unaligned_be32(h) != AD_ATTR_MAGIC)
 		return -ENOENT;
+	if (get_unaligned_be16(h + 34) > KSMBD_APPLE_XATTRS_MAX)
+		return -E2BIG;
 	it->fi = fi;
 	it->fi_len = fi_len;
 	it->fi_off = fi_off;
 	it->pos = AD_ATTR_HEADER_AT + AD_ATTR_HEADER_SIZE;
+	it->data_lo = fi_len;
 	it->left = get_unaligned_be16(h + 34);
 	return 0;
 }
@@ -358,9 +363,11 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_xattrs_start);
  *
  * Each xattr header is the value's offset in the file and its length
  * (big-endian), two bytes of flags, the name's length with its NUL, and
- * the name, padded to four bytes from the start of the file. The name must be a non-empty string
- * that fills its length, and the value must lie in the FinderInfo entry,
- * behind the headers.
+ * the name, padded to four bytes from the start of the file. The name must
+ * be a non-empty string that fills its length, and the value must lie in
+ * the FinderInfo entry, behind every header and behind the value before
+ * it, as macOS lays them out: no value overlaps another or a header, so
+ * that the values taken in are never more than the entry.
  *
  * Return: 1 with @x set, 0 when there are no more, -EINVAL if the header
  * or the xattr is malformed (the iteration stops there)
@@ -389,8 +396,12 @@ int ksmbd_apple_xattrs_next(struct ksmbd_apple_xattrs *it,
 	next = ALIGN((u64)it->fi_off + it->pos + AD_ATTR_ENTRY_SIZE + name_len,
 		     4) - it->fi_off;
 
-	/* The value: in the entry, behind this header */
+	/* The header: before every value */
+	if (next > it->data_lo)
+		goto bad;
+	/* The value: in the entry, behind this header and the last value */
 	if (off < it->fi_off || off - it->fi_off < next ||
+	    off - it->fi_off < it->data_hi ||
 	    off - it->fi_off > it->fi_len ||
 	    len > it->fi_len - (off - it->fi_off))
 		goto bad;
@@ -399,6 +410,8 @@ int ksmbd_apple_xattrs_next(struct ksmbd_apple_xattrs *it,
 	x->value = it->fi + (off - it->fi_off);
 	x->len = len;
 	it->pos = next;
+	it->data_lo = min(it->data_lo, off - it->fi_off);
+	it->data_hi = off - it->fi_off + len;
 	return 1;
 bad:
 	it->left = 0;

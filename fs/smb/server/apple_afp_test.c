@@ -636,6 +636,59 @@ static void xattrs_count_test(struct kunit *test)
 	}
 }
 
+/*
+ * Values that overlap each other or a header: a hostile "._" file could
+ * otherwise make one megabyte of entry into many megabytes of streams.
+ * In fi_build()'s entry the headers are at 70 and 118 and end at 138, the
+ * values at 140 (4 bytes) and 144 (3 bytes).
+ */
+static void xattrs_overlap_test(struct kunit *test)
+{
+	struct ksmbd_apple_xattr x[4];
+	u8 fi[FI_LEN];
+
+	/* The second value where the first one is */
+	fi_build(fi);
+	put_unaligned_be32(FI_OFF + 140, fi + 118);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), -EINVAL);
+	/* The second value inside the first one */
+	fi_build(fi);
+	put_unaligned_be32(FI_OFF + 143, fi + 118);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), -EINVAL);
+	/* Right behind it, and later, is fine */
+	put_unaligned_be32(FI_OFF + 144, fi + 118);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), 2);
+	put_unaligned_be32(FI_OFF + 150, fi + 118);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), 2);
+	/* The first value over the second header */
+	fi_build(fi);
+	put_unaligned_be32(FI_OFF + 120, fi + 70);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), -EINVAL);
+	/* Values in reverse order: the second before the first */
+	fi_build(fi);
+	put_unaligned_be32(FI_OFF + 145, fi + 70);
+	put_unaligned_be32(FI_OFF + 140, fi + 118);
+	KUNIT_EXPECT_EQ(test, fi_walk(test, fi, FI_LEN, x, 4), -EINVAL);
+}
+
+/* At most KSMBD_APPLE_XATTRS_MAX (64) xattrs are taken in from one file */
+static void xattrs_max_test(struct kunit *test)
+{
+	struct ksmbd_apple_xattrs it;
+	u8 fi[FI_LEN];
+
+	fi_build(fi);
+	put_unaligned_be16(64, fi + 68);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, FI_LEN, FI_OFF),
+			0);
+	put_unaligned_be16(65, fi + 68);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, FI_LEN, FI_OFF),
+			-E2BIG);
+	put_unaligned_be16(65535, fi + 68);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_xattrs_start(&it, fi, FI_LEN, FI_OFF),
+			-E2BIG);
+}
+
 /* The empty resource file, built from its description */
 static void rsrc_blank_build(u8 *f)
 {
@@ -696,6 +749,8 @@ static struct kunit_case apple_afp_test_cases[] = {
 	KUNIT_CASE(xattrs_none_test),
 	KUNIT_CASE_PARAM(xattrs_bad_test, xattr_bad_gen_params),
 	KUNIT_CASE(xattrs_count_test),
+	KUNIT_CASE(xattrs_overlap_test),
+	KUNIT_CASE(xattrs_max_test),
 	KUNIT_CASE(rsrc_blank_test),
 	{}
 };

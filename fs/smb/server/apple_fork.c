@@ -35,6 +35,8 @@
 #include "vfs_cache.h"
 #include "xattr.h"
 #include "smb_common.h"
+#include "smbacl.h"
+#include "mgmt/share_config.h"
 
 #define NETATALK_METADATA	"user.org.netatalk.Metadata"
 #define AFPINFO_XATTR		"user.DosStream.AFP_AfpInfo:$DATA"
@@ -221,10 +223,80 @@ static char *adouble_name(struct dentry *dentry, int *err)
 	return name;
 }
 
-/* Create "._<name>" next to @path, unless it exists */
-static int adouble_create(const struct path *dir, char *name, umode_t mode)
+/*
+ * The directory that holds the AppleDouble file of the file at @path, on a
+ * share of @fp, with a reference; NULL if the file has none. Only a regular
+ * file has one, and only one whose directory is beneath the share root:
+ * the share root and directories have none (their "._" file would be in
+ * the directory above them, for the share root outside the share), nor
+ * has the root of a mount.
+ */
+static struct dentry *adouble_dir(struct ksmbd_file *fp,
+				  const struct path *path)
 {
+	const struct path *root = &fp->share_conf->vfs_path;
+	struct dentry *dir;
+
+	if (!d_is_reg(path->dentry) || path->dentry == path->mnt->mnt_root)
+		return NULL;
+	dir = dget_parent(path->dentry);
+	/* In a mount beneath the share, the file's mount holds its parent */
+	if (path->mnt == root->mnt && !is_subdir(dir, root->dentry)) {
+		dput(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/*
+ * "._" files are looked up, opened and created only by the three helpers
+ * below, in a directory adouble_dir() gave (beneath the share root), with
+ * the permissions of the current user, the session user: the lookup
+ * checks that the user may search the directory, follows no symlink and
+ * takes only a regular file with one link that nothing is mounted on; an
+ * open checks that the user may read it, and write it if it is opened for
+ * writing; a file is created as a file created over SMB would be, with
+ * the share's create mask, owner and inherited ACLs.
+ */
+static struct dentry *sidecar_lookup(const struct path *dir, char *name)
+{
+	struct dentry *d;
+
+	d = lookup_one_unlocked(mnt_idmap(dir->mnt), &QSTR(name), dir->dentry);
+	if (IS_ERR(d))
+		return d;
+	if (d_is_negative(d)) {
+		dput(d);
+		return ERR_PTR(-ENOENT);
+	}
+	if (!d_is_reg(d) || d_mountpoint(d) || d_inode(d)->i_nlink != 1) {
+		dput(d);
+		return ERR_PTR(-EINVAL);
+	}
+	return d;
+}
+
+static struct file *sidecar_open(const struct path *dir, struct dentry *d,
+				 bool rdwr)
+{
+	struct path ad = { .mnt = dir->mnt, .dentry = d };
+	int rc;
+
+	rc = inode_permission(mnt_idmap(dir->mnt), d_inode(d),
+			      MAY_READ | (rdwr ? MAY_WRITE : 0));
+	if (rc)
+		return ERR_PTR(rc);
+	return dentry_open(&ad, (rdwr ? O_RDWR : O_RDONLY) | O_LARGEFILE,
+			   current_cred());
+}
+
+/* Create "._" @name in @dir for a file of @mode, unless it exists */
+static int sidecar_create(struct ksmbd_file *fp, const struct path *dir,
+			  char *name, umode_t mode)
+{
+	struct ksmbd_share_config *share = fp->share_conf;
 	struct mnt_idmap *idmap = mnt_idmap(dir->mnt);
+	struct path path = { .mnt = dir->mnt };
 	struct dentry *dentry;
 	int rc;
 
@@ -234,58 +306,80 @@ static int adouble_create(const struct path *dir, char *name, umode_t mode)
 	dentry = start_creating(idmap, dir->dentry, &QSTR(name));
 	if (IS_ERR(dentry)) {
 		rc = PTR_ERR(dentry);
-	} else {
-		if (d_really_is_negative(dentry))
-			rc = vfs_create(idmap, dentry, S_IFREG | mode, NULL);
-		end_creating(dentry);
+		goto out;
 	}
+	if (d_really_is_negative(dentry)) {
+		rc = vfs_create(idmap, dentry,
+				S_IFREG | share_config_create_mode(share, mode),
+				NULL);
+		if (!rc) {
+			ksmbd_vfs_inherit_owner(share, d_inode(dir->dentry),
+						d_inode(dentry));
+			path.dentry = dget(dentry);
+		}
+	} else {
+		rc = -EEXIST;
+	}
+	end_creating(dentry);
+	if (path.dentry) {
+		ksmbd_vfs_inherit_posix_acl(idmap, &path, d_inode(dir->dentry));
+		if (fp->conn &&
+		    test_share_config_flag(share, KSMBD_SHARE_FLAG_ACL_XATTR))
+			smb_inherit_dacl(fp->conn, &path,
+					 from_kuid(&init_user_ns, current_fsuid()),
+					 from_kgid(&init_user_ns, current_fsgid()));
+		dput(path.dentry);
+	}
+out:
 	mnt_drop_write(dir->mnt);
 	return rc == -EEXIST ? 0 : rc;
 }
 
 /*
- * Open the AppleDouble file of the file at @path; create it if @create.
- * Never follows a symlink, and never opens what is not a regular file.
+ * Open the AppleDouble file of the file at @path, on a share of @fp;
+ * create it if @create. -ENOENT for a file that has no AppleDouble file
+ * (see adouble_dir()) or one without it; -EINVAL if "._<name>" is not a
+ * regular file; see sidecar_lookup() for what else is refused.
  */
-static struct file *adouble_open(const struct path *path, bool create,
+static struct file *adouble_open(struct ksmbd_file *fp,
+				 const struct path *path, bool create,
 				 bool rdwr)
 {
-	struct path dir, ad;
 	struct file *filp;
+	struct dentry *ad;
+	struct path dir;
 	char *name;
 	int rc;
 
-	name = adouble_name(path->dentry, &rc);
-	if (!name)
-		return ERR_PTR(rc);
+	dir.dentry = adouble_dir(fp, path);
+	if (!dir.dentry)
+		return ERR_PTR(-ENOENT);
 	dir.mnt = path->mnt;
-	dir.dentry = dget_parent(path->dentry);
+	name = adouble_name(path->dentry, &rc);
+	if (!name) {
+		filp = ERR_PTR(rc);
+		goto out;
+	}
 
 	if (create) {
-		rc = adouble_create(&dir, name,
+		rc = sidecar_create(fp, &dir, name,
 				    d_inode(path->dentry)->i_mode & 0666);
-		if (rc)
+		if (rc) {
+			filp = ERR_PTR(rc);
 			goto out;
+		}
 	}
-	rc = vfs_path_lookup(dir.dentry, dir.mnt, name, LOOKUP_NO_SYMLINKS,
-			     &ad);
-	if (rc)
-		goto out;
-	if (!d_is_reg(ad.dentry)) {
-		path_put(&ad);
-		rc = -EINVAL;
+	ad = sidecar_lookup(&dir, name);
+	if (IS_ERR(ad)) {
+		filp = ERR_CAST(ad);
 		goto out;
 	}
-	filp = dentry_open(&ad, (rdwr ? O_RDWR : O_RDONLY) | O_LARGEFILE,
-			   current_cred());
-	path_put(&ad);
-	dput(dir.dentry);
-	kfree(name);
-	return filp;
+	filp = sidecar_open(&dir, ad, rdwr);
+	dput(ad);
 out:
 	dput(dir.dentry);
 	kfree(name);
-	return ERR_PTR(rc);
+	return filp;
 }
 
 /*
@@ -439,14 +533,23 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 		create = false;
 		break;
 	default:
-		create = writable;
+		/*
+		 * Only a user who may write the file makes its fork: a
+		 * reading OPEN_IF creates one, as on macOS, but not another
+		 * user's, which would then belong to the opener
+		 */
+		create = writable &&
+			 (fp->daccess & (FILE_WRITE_DATA_LE |
+					 FILE_APPEND_DATA_LE) ||
+			  !inode_permission(mnt_idmap(path->mnt),
+					    d_inode(path->dentry), MAY_WRITE));
 	}
 	legacy = writable && rsrc_xattr_len(mnt_idmap(path->mnt), path->dentry);
 	rdwr = writable && (create || legacy ||
 			    fp->daccess & (FILE_WRITE_DATA_LE |
 					   FILE_APPEND_DATA_LE |
 					   FILE_DELETE_LE));
-	filp = adouble_open(path, create || legacy, rdwr);
+	filp = adouble_open(fp, path, create || legacy, rdwr);
 	if (IS_ERR(filp))
 		return PTR_ERR(filp) == -ENOENT ? -EBADF : PTR_ERR(filp);
 	rc = adouble_read(filp, &ad);
@@ -519,8 +622,11 @@ static int rsrc_write(struct ksmbd_file *fp, const char *buf, loff_t *pos,
 /*
  * Make a stream of each xattr macOS packed in the FinderInfo entry @fi of
  * a "._" file, named as macOS would name it (see ksmbd_apple_sfm_map());
- * a stream that exists is kept. An xattr that cannot be stored (name or
- * value too long for the filesystem) is left in the "._" file.
+ * a stream that exists is kept. The whole list is checked first: a
+ * malformed one, or one of more than KSMBD_APPLE_XATTRS_MAX xattrs, is not
+ * taken in at all. Return 1 if an xattr could not be stored (a name or
+ * value too long for an xattr, or for the filesystem) and was left in the
+ * "._" file, which must then be kept as it is.
  */
 static int convert_xattrs(const struct path *path, const u8 *fi, u32 fi_len,
 			  u32 fi_off)
@@ -528,10 +634,21 @@ static int convert_xattrs(const struct path *path, const u8 *fi, u32 fi_len,
 	struct ksmbd_apple_xattrs it;
 	struct ksmbd_apple_xattr x;
 	char *mapped, *name;
+	bool left = false;
 	int rc;
 
-	if (ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off))
+	rc = ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off);
+	if (rc == -ENOENT)
 		return 0;
+	while (!rc && (rc = ksmbd_apple_xattrs_next(&it, &x)) > 0)
+		rc = 0;
+	if (rc) {
+		pr_warn_ratelimited("malformed xattrs in the ._ file of %pd, not taken in\n",
+				    path->dentry);
+		return rc;
+	}
+
+	ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off);
 	while ((rc = ksmbd_apple_xattrs_next(&it, &x)) > 0) {
 		/*
 		 * Never packed by macOS: they have entries of their own, and
@@ -550,33 +667,25 @@ static int convert_xattrs(const struct path *path, const u8 *fi, u32 fi_len,
 		kfree(mapped);
 		if (!name)
 			return -ENOMEM;
-		rc = ksmbd_vfs_setxattr(mnt_idmap(path->mnt), path, name,
-					(void *)x.value, x.len, XATTR_CREATE,
-					true);
-		if (rc == -ERANGE || rc == -E2BIG || rc == -ENOSPC)
-			pr_warn_ratelimited("xattr %s of %pd not converted: %d\n",
-					    x.name, path->dentry, rc);
+		/* Too long for any xattr: checked before the filesystem sees it */
+		if (strlen(name) > XATTR_NAME_MAX || x.len > XATTR_SIZE_MAX)
+			rc = -E2BIG;
+		else
+			rc = ksmbd_vfs_setxattr(mnt_idmap(path->mnt), path, name,
+						(void *)x.value, x.len,
+						XATTR_CREATE, true);
 		kfree(name);
-		if (rc && rc != -EEXIST && rc != -ERANGE && rc != -E2BIG)
+		if (rc == -ERANGE || rc == -E2BIG || rc == -ENOSPC) {
+			pr_warn_ratelimited("xattr %s of %pd not taken in: %d\n",
+					    x.name, path->dentry, rc);
+			left = true;
+		} else if (rc && rc != -EEXIST) {
 			return rc;
+		}
 	}
-	if (rc)
-		pr_warn_ratelimited("malformed xattrs in the ._ file of %pd\n",
-				    path->dentry);
-	return 0;
+	return left;
 }
 
-/*
- * Take in the Finder data of a "._" file that macOS wrote for the file at
- * @path, as it does on servers without the Apple extensions: its
- * FinderInfo becomes AFP_AfpInfo unless the file has one, and its packed
- * xattrs become streams, and a fork that is the empty resource file
- * macOS writes for none is emptied. The "._" file is then left as ksmbd
- * writes its own: a FinderInfo entry of 32 zero bytes, and the resource
- * fork where it is. Streams are written before the "._" file is changed,
- * so that a crash leaves it to be converted again, never loses data.
- * Failures leave the "._" file as it is.
- */
 /* Is the fork of the open "._" file @filp the empty one macOS writes? */
 static bool rsrc_blank(struct file *filp, struct ksmbd_apple_adouble *ad)
 {
@@ -588,6 +697,75 @@ static bool rsrc_blank(struct file *filp, struct ksmbd_apple_adouble *ad)
 		ksmbd_apple_rsrc_blank(buf, sizeof(buf));
 }
 
+/*
+ * "._" files whose conversion failed, so that a listing does not redo the
+ * work each time: each is known by its inode and change time, and tried
+ * again once it changed. A few are remembered; the oldest is forgotten.
+ */
+#define AD_FAILED_MAX		16
+
+struct adouble_failed {
+	dev_t dev;
+	u64 ino;
+	struct timespec64 ctime;
+};
+
+static struct {
+	spinlock_t lock;	/* protects the entries */
+	unsigned int next;
+	struct adouble_failed e[AD_FAILED_MAX];
+} adouble_failures = {
+	.lock = __SPIN_LOCK_UNLOCKED(adouble_failures.lock),
+};
+
+static void adouble_failed_key(struct file *filp, struct adouble_failed *k)
+{
+	struct inode *inode = file_inode(filp);
+
+	memset(k, 0, sizeof(*k));
+	k->dev = inode->i_sb->s_dev;
+	k->ino = inode->i_ino;
+	k->ctime = inode_get_ctime(inode);
+}
+
+static bool adouble_failed(struct file *filp)
+{
+	struct adouble_failed k;
+	bool found = false;
+	unsigned int i;
+
+	adouble_failed_key(filp, &k);
+	spin_lock(&adouble_failures.lock);
+	for (i = 0; i < AD_FAILED_MAX && !found; i++)
+		found = !memcmp(&adouble_failures.e[i], &k, sizeof(k));
+	spin_unlock(&adouble_failures.lock);
+	return found;
+}
+
+static void adouble_set_failed(struct file *filp)
+{
+	struct adouble_failed k;
+
+	adouble_failed_key(filp, &k);
+	spin_lock(&adouble_failures.lock);
+	adouble_failures.e[adouble_failures.next] = k;
+	adouble_failures.next = (adouble_failures.next + 1) % AD_FAILED_MAX;
+	spin_unlock(&adouble_failures.lock);
+}
+
+/*
+ * Take in the Finder data of a "._" file that macOS wrote for the file at
+ * @path, as it does on servers without the Apple extensions: its
+ * FinderInfo becomes AFP_AfpInfo unless the file has one, and its packed
+ * xattrs become streams, and a fork that is the empty resource file
+ * macOS writes for none is emptied. The "._" file is then left as ksmbd
+ * writes its own: a FinderInfo entry of 32 zero bytes, and the resource
+ * fork where it is. Streams are written before the "._" file is changed,
+ * so that a crash leaves it to be converted again, never loses data.
+ * Failures leave the "._" file as it is, and are remembered (see
+ * adouble_failed()) so that listings do not redo them until the file
+ * changes. Only a session that may write the file converts anything.
+ */
 static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 {
 	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
@@ -601,20 +779,30 @@ static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 	loff_t pos;
 	int rc;
 
-	if (!test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE))
+	/* Directories and the share root have no "._" file */
+	if (!d_is_reg(path->dentry) ||
+	    !test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE))
 		return;
-	filp = adouble_open(path, false, true);
+	/*
+	 * Conversion writes the file's streams: only for a session that
+	 * may write the file itself
+	 */
+	if (inode_permission(idmap, d_inode(path->dentry), MAY_WRITE))
+		return;
+	filp = adouble_open(fp, path, false, true);
 	if (IS_ERR(filp))
 		return;
+	if (adouble_failed(filp))
+		goto out;
 	if (adouble_read(filp, &ad) || !ad.finfo_len ||
 	    ad.finfo_len > AD_CONVERT_MAX)
-		goto out;
+		goto fail;
 	fi = kvmalloc(ad.finfo_len, KSMBD_DEFAULT_GFP);
 	if (!fi)
 		goto out;
 	pos = ad.finfo_off;
 	if (kernel_read(filp, fi, ad.finfo_len, &pos) != ad.finfo_len)
-		goto out;
+		goto fail;
 	blank = rsrc_blank(filp, &ad);
 	/* ksmbd's own, or taken in already */
 	if (!blank && ad.finfo_len == KSMBD_FINDER_INFO_SIZE &&
@@ -631,10 +819,11 @@ static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 		rc = ksmbd_vfs_setxattr(idmap, path, AFPINFO_XATTR, blob,
 					sizeof(blob), XATTR_CREATE, true);
 		if (rc && rc != -EEXIST)
-			goto out;
+			goto fail;
 	}
+	/* Failed, or an xattr left in the "._" file: keep it as it is */
 	if (convert_xattrs(path, fi, ad.finfo_len, ad.finfo_off))
-		goto out;
+		goto fail;
 
 	/* The empty resource file is no fork */
 	if (blank) {
@@ -643,16 +832,20 @@ static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 		fork.rsrc_len_at = ad.rsrc_len_at;
 		if (vfs_truncate(&filp->f_path, ad.rsrc_off) ||
 		    rsrc_sync_len(&fork))
-			goto out;
+			goto fail;
 	}
 
 	memset(fi, 0, KSMBD_FINDER_INFO_SIZE);
 	pos = ad.finfo_off;
 	if (kernel_write(filp, fi, KSMBD_FINDER_INFO_SIZE, &pos) !=
 	    KSMBD_FINDER_INFO_SIZE)
-		goto out;
+		goto fail;
 	pos = ad.finfo_len_at;
-	kernel_write(filp, &finfo_len, sizeof(finfo_len), &pos);
+	if (kernel_write(filp, &finfo_len, sizeof(finfo_len), &pos) ==
+	    sizeof(finfo_len))
+		goto out;
+fail:
+	adouble_set_failed(filp);
 out:
 	kvfree(fi);
 	fput(filp);
@@ -696,15 +889,16 @@ void ksmbd_apple_convert(struct ksmbd_file *fp)
 int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
 			    char *stream_name, int s_type)
 {
+	unsigned char kind;
 	size_t size;
 	int rc;
 
 	if (!apple_fp(fp) || s_type == DIR_STREAM)
 		return 1;
 	if (!strcasecmp(stream_name, "AFP_AfpInfo"))
-		fp->apple.kind = KSMBD_APPLE_AFPINFO;
+		kind = KSMBD_APPLE_AFPINFO;
 	else if (!strcasecmp(stream_name, "AFP_Resource"))
-		fp->apple.kind = KSMBD_APPLE_RSRC;
+		kind = KSMBD_APPLE_RSRC;
 	else
 		return 1;
 
@@ -713,9 +907,26 @@ int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
 	if (rc)
 		return rc;
 	fp->stream.size = size;
-	if (fp->apple.kind == KSMBD_APPLE_AFPINFO)
-		return afpinfo_open(path, fp);
-	return rsrc_open(path, fp);
+	if (kind == KSMBD_APPLE_AFPINFO)
+		rc = afpinfo_open(path, fp);
+	else
+		rc = rsrc_open(path, fp);
+	if (!rc) {
+		fp->apple.kind = kind;
+		return 0;
+	}
+
+	/*
+	 * The handle is closed as one of no stream: its close must neither
+	 * remove the stream it failed to open (another stream handle of the
+	 * file may have set delete-on-close) nor consume that handle's
+	 * delete-on-close
+	 */
+	ksmbd_apple_stream_close(fp);
+	kfree(fp->stream.name);
+	fp->stream.name = NULL;
+	fp->stream.size = 0;
+	return rc;
 }
 
 /**
@@ -816,7 +1027,7 @@ int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
 	int rc;
 
 	if (fp->apple.kind == KSMBD_APPLE_RSRC) {
-		if (rsrc_len(&fp->apple))
+		if (!fp->apple.rsrc || rsrc_len(&fp->apple))
 			return 0;
 		rc = ksmbd_vfs_unlink(fp->apple.rsrc);
 		return rc == -ENOENT ? 0 : rc;
@@ -895,7 +1106,7 @@ loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo)
 		afpinfo_netatalk(file_mnt_idmap(fp->filp),
 				 fp->filp->f_path.dentry, blob);
 	if (!d_is_dir(fp->filp->f_path.dentry)) {
-		filp = adouble_open(&fp->filp->f_path, false, false);
+		filp = adouble_open(fp, &fp->filp->f_path, false, false);
 		if (!IS_ERR(filp)) {
 			if (!adouble_read(filp, &ad))
 				len = ad.rsrc_len;
@@ -1224,7 +1435,7 @@ static int rsrc_copy(struct ksmbd_file *src, struct ksmbd_file *dst)
 	ssize_t n;
 	int rc;
 
-	from = adouble_open(&src->filp->f_path, false, false);
+	from = adouble_open(src, &src->filp->f_path, false, false);
 	if (IS_ERR(from))
 		return PTR_ERR(from) == -ENOENT ? 0 : PTR_ERR(from);
 	rc = adouble_read(from, &from_ad);
@@ -1233,7 +1444,7 @@ static int rsrc_copy(struct ksmbd_file *src, struct ksmbd_file *dst)
 	if (rc || !from_ad.rsrc_len)
 		goto out;
 
-	to.rsrc = adouble_open(&dst->filp->f_path, true, true);
+	to.rsrc = adouble_open(dst, &dst->filp->f_path, true, true);
 	if (IS_ERR(to.rsrc)) {
 		rc = PTR_ERR(to.rsrc);
 		goto out;
@@ -1290,9 +1501,11 @@ int ksmbd_apple_copyfile(struct ksmbd_file *src, struct ksmbd_file *dst)
 	const struct cred *saved;
 	int rc;
 
+	/* Folders, the share root among them, have no streams copied */
 	if (ksmbd_stream_fd(src) || ksmbd_stream_fd(dst) ||
 	    file_inode(src->filp) == file_inode(dst->filp) ||
-	    !d_is_reg(src->filp->f_path.dentry))
+	    !d_is_reg(src->filp->f_path.dentry) ||
+	    !d_is_reg(dst->filp->f_path.dentry))
 		return 0;
 
 	saved = override_creds(dst->filp->f_cred);

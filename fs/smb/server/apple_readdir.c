@@ -36,6 +36,8 @@
 #include "vfs.h"
 #include "mgmt/user_session.h"
 #include "mgmt/user_config.h"
+#include "mgmt/share_config.h"
+#include "mgmt/tree_connect.h"
 
 /* Seconds from the UNIX epoch to 2000-01-01, the epoch of AppleDouble dates */
 #define AD_DATE_DELTA		946684800
@@ -101,14 +103,19 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_dirent_encode);
  * The access is what an MxAc create context would report for the session
  * user, none if the NT ACL denies everything. FinderInfo and the resource
  * fork length come from ksmbd_apple_dirent_meta(), which opens nothing;
- * special files have neither.
+ * special files have neither. The ".." entry of a listing of the share
+ * root is the directory above the share: nothing is read of it, and it
+ * is listed with no access, FinderInfo or fork.
  */
 void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
 			     struct ksmbd_kstat *kst)
 {
+	const struct path *root = &work->tcon->share_conf->vfs_path;
 	struct ksmbd_apple_dirent *ad = &kst->apple;
 
 	*ad = (struct ksmbd_apple_dirent){ .no_streams = true };
+	if (path->mnt == root->mnt && !is_subdir(path->dentry, root->dentry))
+		return;
 	if (ksmbd_vfs_maximal_access(work->conn, path, work->sess->user->uid,
 				     &ad->max_access))
 		ad->max_access = 0;

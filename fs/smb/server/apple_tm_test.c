@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * KUnit tests for the time machine size limit: the property list reader
- * (Info.plist band size, quota GlobalQuota) and the size arithmetic.
+ * (Info.plist band size), the limit's xattr value and the size arithmetic.
  *
  * Property lists are copied into buffers of their exact length, without
  * a terminating NUL, so that KASAN reports any read past their end.
@@ -146,31 +146,95 @@ static void tm_plist_huge_test(struct kunit *test)
 			-EINVAL);
 }
 
-/* ---- ksmbd_apple_tm_add_bundle() ---- */
+/* ---- ksmbd_apple_tm_parse_size() ---- */
 
-static void tm_add_bundle_test(struct kunit *test)
+struct size_case {
+	const char *desc;
+	const char *text;
+	size_t len;		/* 0: strlen(text) */
+	int rc;
+	u64 size;
+};
+
+static const struct size_case size_cases[] = {
+	{ "bytes", "1000000000000", 0, 0, 1000000000000ULL },
+	{ "one byte", "1", 0, 0, 1 },
+	{ "newline from echo", "32768\n", 0, 0, 32768 },
+	{ "NUL from setfattr -v", "32768", 6, 0, 32768 },
+	{ "K", "32K", 0, 0, 32768 },
+	{ "lower-case k", "32k", 0, 0, 32768 },
+	{ "M", "256M", 0, 0, 268435456 },
+	{ "G with newline", "500G\n", 0, 0, 536870912000ULL },
+	{ "T", "4T", 0, 0, 4398046511104ULL },
+	{ "P", "1P", 0, 0, 1125899906842624ULL },
+	{ "largest number", "18446744073709551615", 0, 0, U64_MAX },
+	{ "largest P", "16383P", 0, 0, 18445618173802708992ULL },
+	{ "one past 2^64", "18446744073709551616", 0, -ERANGE, 0 },
+	{ "20 P overflows", "16384P", 0, -ERANGE, 0 },
+	{ "zero", "0", 0, -EINVAL, 0 },
+	{ "zero with unit", "0G", 0, -EINVAL, 0 },
+	{ "empty", "", 0, -EINVAL, 0 },
+	{ "only a newline", "\n", 0, -EINVAL, 0 },
+	{ "negative", "-5", 0, -EINVAL, 0 },
+	{ "leading space", " 5", 0, -EINVAL, 0 },
+	{ "unit alone", "G", 0, -EINVAL, 0 },
+	{ "unknown unit", "5E", 0, -EINVAL, 0 },
+	{ "two units", "5GG", 0, -EINVAL, 0 },
+	{ "text after the number", "5 bytes", 0, -EINVAL, 0 },
+	{ "two newlines", "5\n\n", 0, -EINVAL, 0 },
+	{ "NUL inside", "5\0005", 3, -EINVAL, 0 },
+	{ "unit then NUL inside", "5G\0G", 4, -EINVAL, 0 },
+	{ "hexadecimal", "0x100", 0, -EINVAL, 0 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(size, size_cases, desc);
+
+static void tm_parse_size_test(struct kunit *test)
 {
-	u64 used = 0;
+	const struct size_case *c = test->param_value;
+	size_t len = c->len ?: strlen(c->text);
+	u64 size = 42;
+	char *buf;
 
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, 8192, 2), 0);
-	KUNIT_EXPECT_EQ(test, used, 16384);
-	/* A second Mac's bundle adds to the first */
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, 8 << 20, 100000), 0);
-	KUNIT_EXPECT_EQ(test, used, 16384 + 838860800000ULL);
-	/* A bundle with no bands adds nothing */
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, 8 << 20, 0), 0);
-	KUNIT_EXPECT_EQ(test, used, 16384 + 838860800000ULL);
+	/* Exactly the value's bytes: KASAN catches a read past them */
+	buf = kunit_kmalloc(test, len ?: 1, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	memcpy(buf, c->text, len);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_parse_size(buf, len, &size), c->rc);
+	KUNIT_EXPECT_EQ(test, size, c->rc ? 42 : c->size);
+}
 
-	/* Overflow of the product and of the sum leaves the total alone */
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, U64_MAX / 2, 3),
-			-EOVERFLOW);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, U64_MAX, 1),
-			-EOVERFLOW);
-	KUNIT_EXPECT_EQ(test, used, 16384 + 838860800000ULL);
-	used = U64_MAX - 1;
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, 1, 1), 0);
-	KUNIT_EXPECT_EQ(test, used, U64_MAX);
-	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_add_bundle(&used, 1, 1), -EOVERFLOW);
+/* ---- ksmbd_apple_tm_bundle_used() ---- */
+
+#define MiB (1024ULL * 1024)
+
+static void tm_bundle_used_test(struct kunit *test)
+{
+	/* A bundle that occupies what it claims counts for its claim */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(8 * MiB, 100, 800 * MiB),
+			800 * MiB);
+	/* smbtorture's bands: empty files, within one band of slack */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(8192, 2, 0), 16384);
+	/* One band being written: claimed before it occupies anything */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(8 * MiB, 101, 800 * MiB),
+			808 * MiB);
+	/* A claim past what is occupied counts for occupied + 8 MiB */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(1ULL << 62, 4, 4096),
+			4096 + 8 * MiB);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(1024 * MiB, 10, 80 * MiB),
+			88 * MiB);
+	/* A product past 64 bits is bounded the same way */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(U64_MAX, 3, MiB),
+			9 * MiB);
+	/* No bands, nothing counted */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(8 * MiB, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(0, 1000, 0), 0);
+	/* Everything saturates at U64_MAX */
+	KUNIT_EXPECT_EQ(test, ksmbd_apple_tm_bundle_used(U64_MAX, 2, U64_MAX),
+			U64_MAX);
+	KUNIT_EXPECT_EQ(test,
+			ksmbd_apple_tm_bundle_used(U64_MAX, 1, U64_MAX - 1),
+			U64_MAX);
 }
 
 /* ---- ksmbd_apple_tm_limit() ---- */
@@ -246,7 +310,8 @@ static void tm_limit_test(struct kunit *test)
 static struct kunit_case ksmbd_tm_test_cases[] = {
 	KUNIT_CASE_PARAM(tm_plist_test, plist_gen_params),
 	KUNIT_CASE(tm_plist_huge_test),
-	KUNIT_CASE(tm_add_bundle_test),
+	KUNIT_CASE_PARAM(tm_parse_size_test, size_gen_params),
+	KUNIT_CASE(tm_bundle_used_test),
 	KUNIT_CASE_PARAM(tm_limit_test, limit_gen_params),
 	{}
 };

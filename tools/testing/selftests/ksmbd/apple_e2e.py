@@ -12,11 +12,13 @@
 
 import hashlib
 import os
+import pwd
 import random
 import shutil
 import struct
 import subprocess
 import sys
+import time
 import uuid
 
 from impacket.smb3structs import (
@@ -33,6 +35,10 @@ from aapl_wire import (
     aapl_context, aapl_query, align, context, expect, parse_contexts,
     status_name)
 import ksmbd_tap
+from impacket import smb3 as impacket_smb3, smbconnection
+
+# What a failed request raises, through SMBConnection or SMB3 directly
+SessionError = (impacket_smb3.SessionError, smbconnection.SessionError)
 
 SHARE_TM = 'tm'              # /srv/tm, tmpfs, time machine = yes
 SHARE_TM_EXT4 = 'tm_ext4'    # /srv/ext4, ext4, time machine = yes
@@ -53,7 +59,6 @@ DACL_SECINFO = 4
 ACCESS_DENIED_ACE_TYPE = 1
 STATUS_INVALID_PARAMETER = 0xC000000D
 
-QUOTA_PLIST = '.com.apple.TimeMachine.quota.plist'
 RUN_TAG = 'apple-e2e-%d' % os.getpid()
 
 # --- Security descriptors (MS-DTYP 2.4.6) ----------------------------------
@@ -402,33 +407,56 @@ INFO_PLIST = '''<?xml version="1.0" encoding="UTF-8"?>
 </plist>
 '''
 
-QUOTA = '''<?xml version="1.0" encoding="UTF-8"?>
-<plist version="1.0">
-<dict>
-	<key>GlobalQuota</key>
-	<integer>%d</integer>
-</dict>
-</plist>
-'''
-
 MiB = 1 << 20
+LIMIT_XATTR = 'trusted.ksmbd.time_machine_max_size'
+STATUS_UNEXPECTED_IO_ERROR = 0xC00000E9
+# What a bundle may claim beyond what its bands occupy (one band in flight)
+BAND_SLACK = 8 * MiB
+# How long a bundle bounded by what it occupies keeps its count
+RECOUNT_SECS = 10
+
+
+def set_limit(root, value):
+    """The administrator's command: setfattr -n LIMIT_XATTR -v VALUE ROOT."""
+    os.setxattr(root, LIMIT_XATTR, value)
+
+
+def clear_limit(root):
+    try:
+        os.removexattr(root, LIMIT_XATTR)
+    except OSError:
+        pass
 
 
 def smb_mkdir(c, path):
     c.conn.createDirectory(c.share, path)
 
 
-def make_bundle(c, name, band_size, bands):
+def make_bundle(c, name, band_size, bands, data=b''):
     smb_mkdir(c, name)
     c.put(name + '/Info.plist', (INFO_PLIST % band_size).encode())
     smb_mkdir(c, name + '/bands')
-    for i in range(bands):
-        c.put('%s/bands/%x' % (name, i), b'')
+    add_bands(c, name, 0, bands, data)
 
 
-def add_bands(c, name, first, count):
+def add_bands(c, name, first, count, data=b''):
     for i in range(first, first + count):
-        c.put('%s/bands/%x' % (name, i), b'')
+        c.put('%s/bands/%x' % (name, i), data)
+
+
+def occupied(path):
+    """What the band files of the bundle at @path occupy, from stat."""
+    bands = os.path.join(path, 'bands')
+    return sum(os.lstat(os.path.join(bands, n)).st_blocks * 512
+               for n in os.listdir(bands)
+               if os.path.isfile(os.path.join(bands, n)) and
+               not os.path.islink(os.path.join(bands, n)))
+
+
+def bounded(path, band_size, nbands):
+    """The space a bundle is counted for: what it claims, but no more than
+    its bands occupy plus one band in flight."""
+    return min(band_size * nbands, occupied(path) + BAND_SLACK)
 
 
 def expect_limited(c, limit, used):
@@ -440,87 +468,380 @@ def expect_limited(c, limit, used):
                '(limit %d, used %d)' % (cls, got, want, limit, used))
 
 
+def expect_unlimited(c, plain, what):
+    """The filesystem's own sizes (free space may move: compare the rest)."""
+    got = fs_size(c, FS_FULL_SIZE_INFORMATION)
+    expect(got[0] == plain[0] and got[3:] == plain[3:],
+           '%s: %r, expected the filesystem\'s %r' % (what, got, plain))
+
+
+def expect_fs_size_error(c, what):
+    for cls in (FS_SIZE_INFORMATION, FS_FULL_SIZE_INFORMATION):
+        try:
+            got = fs_size(c, cls)
+        except SessionError as e:
+            code = (e.get_error_code() if hasattr(e, 'get_error_code')
+                    else e.getErrorCode())
+            expect(code == STATUS_UNEXPECTED_IO_ERROR,
+                   '%s: class %d failed with %s, expected '
+                   'UNEXPECTED_IO_ERROR' % (what, cls, status_name(code)))
+            continue
+        raise CheckFailed('%s: class %d answered %r, expected '
+                          'UNEXPECTED_IO_ERROR' % (what, cls, got))
+
+
 def check_tm_limit():
-    """With a quota property list, the sizes are the limit and the limit
-    minus the sparse bundles; they follow new bands and bundles; without
-    one, they are the filesystem's again."""
+    """The limit in the share root's trusted xattr: the sizes are the limit
+    and the limit minus what the sparse bundles use; they follow new bands,
+    bundles and limits at once; without the xattr they are the
+    filesystem's again."""
     share = SHARE_TM_EXT4
     root = SHARE_PATH[share]
-    quota = os.path.join(root, QUOTA_PLIST)
-    limit = 128 * MiB          # the ext4 share's disk has 256 MiB
     c = apple_client(share)
     b1, b2 = RUN_TAG + '-A.sparsebundle', RUN_TAG + '-B.sparsebundle'
+    p2 = os.path.join(root, b2)
+    band = os.urandom(4 * MiB)
     try:
+        clear_limit(root)
         plain = fs_size(c, FS_FULL_SIZE_INFORMATION)
-        with open(quota, 'w') as f:
-            f.write(QUOTA % limit)
+        set_limit(root, b'128M')
+        limit = 128 * MiB          # the ext4 share's disk has 256 MiB
         expect_limited(c, limit, 0)
+        # Empty bands, as macOS creates them: within one band of slack
         make_bundle(c, b1, MiB, 3)
         expect_limited(c, limit, 3 * MiB)
         add_bands(c, b1, 3, 5)
         expect_limited(c, limit, 8 * MiB)
-        # A second Mac's bundle, and an ordinary directory that is no bundle
-        make_bundle(c, b2, 16 * MiB, 2)
+        # A second Mac's bundle with real bands, and a directory that is
+        # no bundle
+        make_bundle(c, b2, 4 * MiB, 2, band)
         smb_mkdir(c, RUN_TAG + '-not-a-bundle')
-        expect_limited(c, limit, 8 * MiB + 32 * MiB)
+        expect_limited(c, limit, 8 * MiB + 8 * MiB)
         c.delete('%s/bands/%x' % (b1, 7))
-        expect_limited(c, limit, 7 * MiB + 32 * MiB)
-        # Bundles beyond the limit: no free space, no negative numbers
-        add_bands(c, b2, 2, 6)
-        expect_limited(c, limit, 7 * MiB + 128 * MiB)
-        # A bundle whose band size overflows the arithmetic: full
-        with open(os.path.join(root, b2, 'Info.plist'), 'w') as f:
+        expect_limited(c, limit, 7 * MiB + 8 * MiB)
+        # A smaller limit, as the administrator sets it, applies at once;
+        # bundles beyond it give no free space, no negative numbers
+        set_limit(root, b'12582912\n')
+        expect_limited(c, 12 * MiB, 7 * MiB + 8 * MiB)
+        set_limit(root, b'160M\0')
+        limit = 160 * MiB
+        expect_limited(c, limit, 7 * MiB + 8 * MiB)
+        # A band size of 2^62 counts for no more than the bundle occupies
+        # plus one band: it does not take every other Mac's free space
+        with open(os.path.join(p2, 'Info.plist'), 'w') as f:
             f.write(INFO_PLIST % (1 << 62))
-        expect_limited(c, limit, 1 << 64)
-        # Hostile property lists are ignored: sizes of the filesystem
-        for text in ('<key>GlobalQuota</key><integer>-5</integer>',
-                     '<key>GlobalQuota</key><integer>99999999999999999999'
-                     '</integer>', 'x' * (70 * 1024), ''):
-            with open(quota, 'w') as f:
-                f.write(text)
-            got = fs_size(c, FS_FULL_SIZE_INFORMATION)
-            expect(got[0] == plain[0] and got[3:] == plain[3:],
-                   'quota %r...: %r, expected the filesystem\'s %r'
-                   % (text[:40], got, plain))
-        # A FIFO is not opened: the open would block the server
-        os.unlink(quota)
-        os.mkfifo(quota)
-        got = fs_size(c, FS_FULL_SIZE_INFORMATION)
-        expect(got[0] == plain[0] and got[3:] == plain[3:],
-               'quota plist that is a FIFO: %r, expected %r' % (got, plain))
-        os.unlink(quota)
-        got = fs_size(c, FS_FULL_SIZE_INFORMATION)
-        expect(got[0] == plain[0] and got[3:] == plain[3:],
-               'without a quota: %r, expected %r' % (got, plain))
+        expect_limited(c, limit, 7 * MiB + bounded(p2, 1 << 62, 2))
+        expect(bounded(p2, 1 << 62, 2) <= 8 * MiB + 8 * MiB + 64 * 1024,
+               'the bundle occupies %d bytes' % occupied(p2))
+        # Without the xattr: the filesystem's sizes
+        clear_limit(root)
+        expect_unlimited(c, plain, 'without a limit')
     finally:
-        if os.path.exists(quota):
-            os.unlink(quota)
+        clear_limit(root)
         for d in (b1, b2, RUN_TAG + '-not-a-bundle'):
             shutil.rmtree(os.path.join(root, d), ignore_errors=True)
         c.logoff()
 
 
-def check_tm_limit_plain_share():
-    """A share without the Apple extensions ignores a quota plist."""
-    root = SHARE_PATH[SHARE_PLAIN]
-    quota = os.path.join(root, QUOTA_PLIST)
-    c = Client(SHARE_PLAIN)
-    saved = None
+def check_tm_limit_unreadable():
+    """A limit that is set but malformed fails the size queries with
+    UNEXPECTED_IO_ERROR rather than reporting the whole disk; fixing or
+    removing it restores the sizes."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    c = apple_client(share)
     try:
-        if os.path.exists(quota):
-            with open(quota) as f:
-                saved = f.read()
-        with open(quota, 'w') as f:
-            f.write(QUOTA % 32768)
+        clear_limit(root)
+        plain = fs_size(c, FS_FULL_SIZE_INFORMATION)
+        for value in (b'-5', b'0', b'99999999999999999999', b'20000P',
+                      b'12 GB', b'0x1000', b'', b'5' * 40):
+            set_limit(root, value)
+            expect_fs_size_error(c, 'limit %r' % value)
+        set_limit(root, b'64M')
+        expect_limited(c, 64 * MiB, 0)
+        set_limit(root, b'junk')
+        expect_fs_size_error(c, 'limit junk after a good one')
+        clear_limit(root)
+        expect_unlimited(c, plain, 'limit removed')
+    finally:
+        clear_limit(root)
+        c.logoff()
+
+
+def set_ea(c, fid, name, value):
+    """SET_INFO FileFullEaInformation (MS-FSCC 2.4.15) with one EA."""
+    ea = struct.pack('<IBBH', 0, 0, len(name), len(value)) + name + b'\0' + \
+        value
+    c.smb3.setInfo(c.tid, fid, inputBlob=ea, infoType=1, fileInfoClass=15)
+
+
+def check_tm_limit_clients():
+    """No client action moves the limit: a quota property list written,
+    renamed over or deleted by a client, and an EA named as the xattr, on
+    the share root or a file, change neither the xattr nor the sizes."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    plist = '.com.apple.TimeMachine.quota.plist'
+    text = ('<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0">'
+            '<dict><key>GlobalQuota</key><integer>%d</integer></dict>'
+            '</plist>\n')
+    c = apple_client(share)
+    name = RUN_TAG + '-ea'
+    try:
+        clear_limit(root)
+        plain = fs_size(c, FS_FULL_SIZE_INFORMATION)
+        # Without the xattr, the file OS X Server used sets nothing
+        c.put(plist, (text % 32768).encode())
+        expect_unlimited(c, plain, 'client-written quota plist')
+        set_limit(root, b'64M')
+        expect_limited(c, 64 * MiB, 0)
+        # Overwritten with a larger and a zero quota, renamed, deleted
+        c.put(plist, (text % (1 << 40)).encode())
+        expect_limited(c, 64 * MiB, 0)
+        c.put(plist + '.new', (text % 0).encode())
+        c.conn.rename(share, plist + '.new', plist)
+        expect_limited(c, 64 * MiB, 0)
+        c.delete(plist)
+        expect_limited(c, 64 * MiB, 0)
+        # EAs named as the xattr, on the root and on a file
+        c.put(name, b'x')
+        for target in ('', name):
+            fid = c.smb3.create(c.tid, target, FILE_WRITE_EA |
+                                FILE_READ_ATTRIBUTES,
+                                FILE_SHARE_READ | FILE_SHARE_WRITE, 0,
+                                FILE_OPEN, 0)
+            try:
+                for ea in (LIMIT_XATTR.encode(),
+                           b'ksmbd.time_machine_max_size'):
+                    try:
+                        set_ea(c, fid, ea, b'1P')
+                    except SessionError:
+                        pass
+            finally:
+                c.smb3.close(c.tid, fid)
+        expect(os.getxattr(root, LIMIT_XATTR) == b'64M',
+               'the limit xattr is now %r' % os.getxattr(root, LIMIT_XATTR))
+        expect_limited(c, 64 * MiB, 0)
+    finally:
+        clear_limit(root)
+        for f in (plist, plist + '.new', name):
+            try:
+                os.unlink(os.path.join(root, f))
+            except OSError:
+                pass
+        c.logoff()
+
+
+def check_tm_hostile_bundles():
+    """Bundles a client or a local user makes hostile count for what they
+    occupy, never more, and never stall the server: an Info.plist that is
+    a FIFO, a symlink out of the share, 1 MiB of garbage; bands that are a
+    symlink to a full directory or a mount point."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    c = apple_client(share)
+    tag = RUN_TAG + '-hostile'
+    good = tag + '-good.sparsebundle'
+    outside = '/tmp/' + tag
+    names = [tag + '-%s.sparsebundle' % k
+             for k in ('fifo', 'symlink', 'garbage', 'bandlink', 'bandmnt')]
+    mounted = None
+    try:
+        set_limit(root, b'128M')
+        make_bundle(c, good, MiB, 4)
+        expect_limited(c, 128 * MiB, 4 * MiB)
+        # Outside the share: a plist claiming huge bands, a full bands dir
+        os.makedirs(outside + '/bands', exist_ok=True)
+        with open(outside + '/Info.plist', 'w') as f:
+            f.write(INFO_PLIST % (1 << 40))
+        for i in range(50):
+            with open(outside + '/bands/%x' % i, 'wb') as f:
+                f.write(b'\0' * 4096)
+        for n in names:
+            os.makedirs(os.path.join(root, n, 'bands'))
+        fifo, sym, garbage, bandlink, bandmnt = (os.path.join(root, n)
+                                                 for n in names)
+        os.mkfifo(fifo + '/Info.plist')
+        os.symlink(outside + '/Info.plist', sym + '/Info.plist')
+        with open(garbage + '/Info.plist', 'wb') as f:
+            f.write(os.urandom(MiB))
+        for d in (fifo, sym, garbage):
+            for i in range(3):
+                open(d + '/bands/%x' % i, 'wb').close()
+        # Valid plists whose bands are not the bundle's own
+        for d in (bandlink, bandmnt):
+            with open(d + '/Info.plist', 'w') as f:
+                f.write(INFO_PLIST % MiB)
+        os.rmdir(bandlink + '/bands')
+        os.symlink(outside + '/bands', bandlink + '/bands')
+        r = subprocess.run(['mount', '--bind', outside + '/bands',
+                            bandmnt + '/bands'], capture_output=True)
+        expect(r.returncode == 0, 'mount --bind: %s' % r.stderr)
+        mounted = bandmnt + '/bands'
+        # None of them counts: the total is the good bundle's alone
+        expect_limited(c, 128 * MiB, 4 * MiB)
+        # And nothing outside the share was opened for write or changed
+        with open(outside + '/Info.plist') as f:
+            expect(f.read() == INFO_PLIST % (1 << 40), 'outside plist '
+                   'changed')
+        expect(len(os.listdir(outside + '/bands')) == 50,
+               'outside bands changed')
+    finally:
+        if mounted:
+            subprocess.run(['umount', mounted])
+        clear_limit(root)
+        for n in [good] + names:
+            shutil.rmtree(os.path.join(root, n), ignore_errors=True)
+        shutil.rmtree(outside, ignore_errors=True)
+        c.logoff()
+
+
+def make_local_bundle(root, name, band_size, nbands):
+    d = os.path.join(root, name)
+    os.makedirs(d + '/bands')
+    with open(d + '/Info.plist', 'w') as f:
+        f.write(INFO_PLIST % band_size)
+    for i in range(nbands):
+        open(d + '/bands/%x' % i, 'wb').close()
+
+
+IN_ACCESS = 0x001
+IN_OPEN = 0x020
+IN_ISDIR = 0x40000000
+
+
+class DirReads:
+    """Counts reads (inotify IN_ACCESS) of the directories @reads, and
+    reads and opens (IN_ACCESS | IN_OPEN) of the directories @opens. (The
+    share root is opened by every SMB query of it: only its reads count.)"""
+
+    def __init__(self, reads, opens):
+        import ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
+        expect(self.fd >= 0, 'inotify_init1 failed')
+        for dirs, mask in ((reads, IN_ACCESS), (opens, IN_ACCESS | IN_OPEN)):
+            for d in dirs:
+                wd = self.libc.inotify_add_watch(self.fd, os.fsencode(d),
+                                                 mask)
+                expect(wd >= 0, 'inotify_add_watch %s failed' % d)
+
+    def count(self):
+        n = 0
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return n
+            pos = 0
+            while pos < len(buf):
+                _, mask, _, length = struct.unpack_from('iIII', buf, pos)
+                if mask & IN_ISDIR:
+                    n += 1
+                pos += 16 + length
+
+    def close(self):
+        os.close(self.fd)
+
+
+def check_tm_many_bundles():
+    """65 and 256 bundles are all counted, a 257th is not; once counted, a
+    size query with nothing changed reads no directory; one new band is
+    counted at the next query."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    tag = RUN_TAG + '-many'
+    # Bundles of empty bands, each within one band of slack
+    band, nb = 16 * 1024, 4
+    per = band * nb
+    c = apple_client(share)
+    made = []
+    try:
+        set_limit(root, b'128M')
+        limit = 128 * MiB
+        pre = [n for n in os.listdir(root) if n.endswith('.sparsebundle')]
+        expect(not pre, 'bundles already in the share: %r' % pre)
+        for total in (65, 256):
+            while len(made) < total:
+                name = '%s-%03d.sparsebundle' % (tag, len(made))
+                make_local_bundle(root, name, band, nb)
+                made.append(name)
+            expect_limited(c, limit, total * per)
+            watch = DirReads([root], [os.path.join(root, n, d)
+                                      for n in made for d in ('', 'bands')])
+            try:
+                watch.count()
+                for _ in range(3):
+                    expect_limited(c, limit, total * per)
+                reads = watch.count()
+                expect(reads == 0, '%d bundles, nothing changed: %d '
+                       'directory reads in 3 queries' % (total, reads))
+                # One band more in one bundle: counted at once
+                open(os.path.join(root, made[7], 'bands', 'ff'),
+                     'wb').close()
+                expect_limited(c, limit, total * per + band)
+                os.unlink(os.path.join(root, made[7], 'bands', 'ff'))
+            finally:
+                watch.close()
+        # A 257th bundle is not counted (and logged)
+        name = '%s-%03d.sparsebundle' % (tag, len(made))
+        make_local_bundle(root, name, band, nb)
+        made.append(name)
+        expect_limited(c, limit, 256 * per)
+    finally:
+        clear_limit(root)
+        for n in made:
+            shutil.rmtree(os.path.join(root, n), ignore_errors=True)
+        c.logoff()
+
+
+def check_tm_recount():
+    """A bundle counted for what it occupies is recounted after
+    RECOUNT_SECS even when its bands directory did not change: bands
+    rewritten in place count."""
+    share = SHARE_TM_EXT4
+    root = SHARE_PATH[share]
+    c = apple_client(share)
+    b = RUN_TAG + '-recount.sparsebundle'
+    p = os.path.join(root, b)
+    try:
+        set_limit(root, b'128M')
+        limit = 128 * MiB
+        # Two 16 MiB bands, empty (but for their xattr blocks): counted
+        # for what they occupy plus one band of slack
+        make_bundle(c, b, 16 * MiB, 2)
+        expect(bounded(p, 16 * MiB, 2) < MiB + BAND_SLACK,
+               'empty bands occupy %d bytes' % occupied(p))
+        expect_limited(c, limit, bounded(p, 16 * MiB, 2))
+        # Written in place: the directory does not change
+        fid = open_file(c, b + '/bands/0', FILE_OPEN)
+        try:
+            data = os.urandom(MiB)
+            for off in range(0, 12 * MiB, MiB):
+                c.smb3.writeFile(c.tid, fid, data, off)
+        finally:
+            c.smb3.close(c.tid, fid)
+        time.sleep(RECOUNT_SECS + 1)
+        expect_limited(c, limit, bounded(p, 16 * MiB, 2))
+        expect(bounded(p, 16 * MiB, 2) >= 12 * MiB + BAND_SLACK,
+               'occupied %d' % occupied(p))
+    finally:
+        clear_limit(root)
+        shutil.rmtree(p, ignore_errors=True)
+        c.logoff()
+
+
+def check_tm_limit_plain_share():
+    """A share without the Apple extensions ignores the limit's xattr."""
+    root = SHARE_PATH[SHARE_PLAIN]
+    c = Client(SHARE_PLAIN)
+    try:
+        set_limit(root, b'32K')
         got = fs_size(c, FS_FULL_SIZE_INFORMATION)
         expect(got[3:] == (1, 4096) and got[0] > 32,
                'share without the Apple extensions: %r' % (got,))
     finally:
-        if saved is None:
-            os.unlink(quota)
-        else:
-            with open(quota, 'w') as f:
-                f.write(saved)
+        clear_limit(root)
         c.logoff()
 
 
@@ -623,7 +944,6 @@ def check_tm_backup():
     reclaims the handle with DH2C and finishes; every byte is there."""
     share = SHARE_TM_EXT4
     root = SHARE_PATH[share]
-    quota = os.path.join(root, QUOTA_PLIST)
     bundle = RUN_TAG + '-backup.sparsebundle'
     band = 1 * MiB
     limit = 64 * MiB
@@ -634,8 +954,7 @@ def check_tm_backup():
     random.seed(seed)
     c = apple_client(share)
     try:
-        with open(quota, 'w') as f:
-            f.write(QUOTA % limit)
+        set_limit(root, b'%d' % limit)
         make_bundle(c, bundle, band, 0)
         for i in range(5):
             fid = open_file(c, '%s/bands/%x' % (bundle, i), FILE_OVERWRITE_IF)
@@ -677,9 +996,17 @@ def check_tm_backup():
         random.seed(seed)
         c2 = apple_client(share)
         try:
-            status, fid2, ctx = raw_create(
-                c2, name, [lease_ctx(key, LEASE_RWH), dh2c_ctx(fid, guid)],
-                GENERIC_ALL, FILE_OPEN, FILE_SHARE_READ)
+            # The server may not have seen the old connection go yet, and
+            # the durable open is not free until it has: retry as a Mac
+            # does, for a few seconds at most
+            for _ in range(20):
+                status, fid2, ctx = raw_create(
+                    c2, name, [lease_ctx(key, LEASE_RWH),
+                               dh2c_ctx(fid, guid)],
+                    GENERIC_ALL, FILE_OPEN, FILE_SHARE_READ)
+                if status != STATUS_OBJECT_NAME_NOT_FOUND:
+                    break
+                time.sleep(0.25)
             expect(status == STATUS_SUCCESS, 'durable reconnect: %s'
                    % status_name(status))
             # The same open: its persistent FileId (MS-SMB2 2.2.14.1) and
@@ -706,8 +1033,7 @@ def check_tm_backup():
                    'band %d: %d bytes on disk differ from what was written'
                    % (i, len(got)))
     finally:
-        if os.path.exists(quota):
-            os.unlink(quota)
+        clear_limit(root)
         shutil.rmtree(os.path.join(root, bundle), ignore_errors=True)
         try:
             c.logoff()
@@ -1308,6 +1634,9 @@ def check_adouble_conversion():
             f.write(macos_adouble(b'TESTSLOW', [
                 ('com.apple.metadata:_kMDItemUserTags', tags),
                 ('org.example.x', b'x' * 300)], fork))
+        # macOS wrote it over SMB: it is the user's, who may rewrite it
+        pw = pwd.getpwnam(USER)
+        os.chown(adfile, pw.pw_uid, pw.pw_gid)
         names = stream_names(c, fid)
         want = {AFPINFO + ':$DATA': 60, RSRC + ':$DATA': len(fork),
                 ':' + TAGS + ':$DATA': len(tags),
@@ -1340,6 +1669,139 @@ def check_adouble_conversion():
     finally:
         c.smb3.close(c.tid, fid)
         c.delete(name)
+        c.logoff()
+
+
+def hostile_adouble(count, value_at, value_len, total):
+    """A ._ file whose FinderInfo entry of @total bytes announces @count
+    xattrs, all with their value at @value_at (relative to the entry),
+    @value_len bytes long: the values overlap each other."""
+    fi_off = 50
+    fi = b'\0' * 34 + struct.pack('>8IHH', 0x41545452, 0, 0, 0, 0, 0, 0, 0,
+                                  0, count)
+    i = 0
+    while len(fi) < value_at - 24 and i < count:
+        raw = b'x%05d\0' % i
+        head = struct.pack('>IIHB', fi_off + value_at, value_len, 0,
+                           len(raw)) + raw
+        head += b'\0' * (-(fi_off + len(fi) + len(head)) % 4)
+        fi += head
+        i += 1
+    fi = fi.ljust(total, b'v')
+    head = struct.pack('>II16sH', 0x00051607, 0x00020000, b'Mac OS X        ',
+                       2)
+    head += struct.pack('>III', 9, fi_off, len(fi))
+    head += struct.pack('>III', 2, fi_off + len(fi), 0)
+    return head + fi
+
+
+def klog_count(text):
+    """Lines of the kernel log that hold @text."""
+    out = subprocess.run(['dmesg'], capture_output=True, text=True).stdout
+    return sum(text in line for line in out.splitlines())
+
+
+def user_streams(path):
+    return sorted(x for x in os.listxattr(path)
+                  if x.startswith('user.DosStream.'))
+
+
+def check_adouble_hostile():
+    """Hostile ._ files are bounded: 1 MiB of FinderInfo announcing 5,000
+    overlapping xattrs, or a few overlapping ones, take nothing in; an
+    xattr too long for any xattr is left in the ._ file, which is then
+    kept as it is; a failed conversion is not redone at the next listing;
+    a session that may not write the file converts nothing."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    name = RUN_TAG + '-hostile-ad'
+    path, adfile = os.path.join(top, name), os.path.join(top, '._' + name)
+    c = apple_client(SHARE_TM_EXT4)
+    cases = [
+        ('10 overlapping xattrs', hostile_adouble(10, 1024, 1000, 70000)),
+        ('5,000 overlapping xattrs in 1 MiB',
+         hostile_adouble(5000, 200000, 1000, 1 << 20)),
+        ('65 xattrs', macos_adouble(b'', [('x%d' % i, b'v')
+                                          for i in range(65)], b'')),
+    ]
+    try:
+        for what, raw in cases:
+            # Both the client's own, so that only the content can stop it
+            c.put(name, b'data')
+            with open(adfile, 'wb') as f:
+                f.write(raw)
+            os.chown(adfile, 1000, 1000)
+            logged = klog_count('._ file of ' + name)
+            fid = open_file(c, name, FILE_OPEN)
+            try:
+                names = stream_names(c, fid)
+                expect(names == {'::$DATA': 4}, '%s: streams %r'
+                       % (what, names))
+                expect(user_streams(path) == [], '%s: xattrs %r'
+                       % (what, user_streams(path)))
+                with open(adfile, 'rb') as f:
+                    expect(f.read() == raw, '%s: ._ file changed' % what)
+                expect(klog_count('._ file of ' + name) == logged + 1,
+                       '%s: the failed conversion was not logged once'
+                       % what)
+                # Not redone at the next listings
+                stream_names(c, fid)
+                stream_names(c, fid)
+                expect(klog_count('._ file of ' + name) == logged + 1,
+                       '%s: the failed conversion was tried again' % what)
+            finally:
+                c.smb3.close(c.tid, fid)
+
+        # An xattr too long for any xattr: the others are taken in, the ._
+        # file is kept as it is (nothing is lost)
+        raw = macos_adouble(b'TESTSLOW', [('small', b'tiny'),
+                                          ('big', b'b' * 70000),
+                                          ('n' * 240, b'long name')], b'')
+        c.put(name, b'data')
+        with open(adfile, 'wb') as f:
+            f.write(raw)
+        os.chown(adfile, 1000, 1000)
+        fid = open_file(c, name, FILE_OPEN)
+        try:
+            names = stream_names(c, fid)
+            expect(names.get(':small:$DATA') == 4 and
+                   ':big:$DATA' not in names and len(names) == 3,
+                   'streams %r' % names)
+            with open(adfile, 'rb') as f:
+                expect(f.read() == raw, '._ file with an xattr left in it '
+                       'was changed')
+        finally:
+            c.smb3.close(c.tid, fid)
+
+        # A file the session may not write: its ._ file is not taken in
+        os.unlink(path)
+        with open(path, 'wb') as f:
+            f.write(b'data')
+        os.chmod(path, 0o644)               # root's, read-only for tuser
+        raw = macos_adouble(b'TESTSLOW', [('small', b'tiny')], b'')
+        with open(adfile, 'wb') as f:
+            f.write(raw)
+        os.chown(adfile, 1000, 1000)
+        fid = c.smb3.create(c.tid, name, FILE_READ_DATA |
+                            FILE_READ_ATTRIBUTES,
+                            FILE_SHARE_READ | FILE_SHARE_WRITE,
+                            FILE_NON_DIRECTORY_FILE, FILE_OPEN, 0)
+        try:
+            names = stream_names(c, fid)
+            expect(list(names) == ['::$DATA'], 'read-only opener: streams '
+                   '%r' % names)
+            expect(user_streams(path) == [], 'read-only opener converted: '
+                   '%r' % user_streams(path))
+            with open(adfile, 'rb') as f:
+                expect(f.read() == raw, 'read-only opener changed the ._ '
+                       'file')
+        finally:
+            c.smb3.close(c.tid, fid)
+    finally:
+        for f in (path, adfile):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
         c.logoff()
 
 
@@ -1432,7 +1894,18 @@ CHECKS = [
      lambda: check_no_nfs_aces(SHARE_PLAIN, True)),
     ('FULLFSYNC flush on tmpfs', lambda: check_fullfsync(SHARE_TM)),
     ('FULLFSYNC flush on ext4', lambda: check_fullfsync(SHARE_TM_EXT4)),
-    ('time machine size limit follows bands and bundles', check_tm_limit),
+    ('time machine size limit: the trusted xattr, following bands, bundles '
+     'and limit changes', check_tm_limit),
+    ('time machine size limit: a malformed limit fails size queries with '
+     'UNEXPECTED_IO_ERROR', check_tm_limit_unreadable),
+    ('time machine size limit: no client action (quota plist, EAs) moves it',
+     check_tm_limit_clients),
+    ('time machine size limit: hostile bundles (FIFO, symlinks, garbage, '
+     'mount point) count for nothing', check_tm_hostile_bundles),
+    ('time machine size limit: 65, 256 and 257 bundles, no directory read '
+     'when nothing changed', check_tm_many_bundles),
+    ('time machine size limit: bands rewritten in place are recounted',
+     check_tm_recount),
     ('time machine size limit: not on shares without the Apple extensions',
      check_tm_limit_plain_share),
     ('time machine destination probe gets a durable handle with a lease',
@@ -1459,6 +1932,9 @@ CHECKS = [
      check_adouble_conversion),
     ('._ files hidden by veto files, their resource forks kept',
      check_adouble_vetoed),
+    ('._ files with overlapping, too many or too long xattrs: bounded, kept, '
+     'not redone, not by a session that may not write the file',
+     check_adouble_hostile),
     ('folder with open files renamed by an Apple client (POSIX rename)',
      check_posix_rename),
 ]

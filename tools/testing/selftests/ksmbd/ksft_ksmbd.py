@@ -34,7 +34,8 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, 'expected')
 FRUIT_SUITES = os.path.join(HERE, 'fruit-suites.sh')
-TAP_TESTS = ['aapl_wire.py', 'apple_e2e.py']
+TAP_TESTS = ['aapl_wire.py', 'apple_e2e.py', 'apple_hostile.py',
+             'bonjour.py']
 RESULTS_DIR = os.environ.get('RESULTS_DIR', '/tmp/ksmbd-selftest')
 SUITES_TIMEOUT = 1800
 SCRIPT_TIMEOUT = 1200
@@ -185,23 +186,15 @@ def parse_tap(stem):
 
 
 # vfs.fruit_timemachine expects its share to be limited to 32 KiB, as
-# Samba's selftest configures it ("fruit:time machine max size = 32K").
-QUOTA_PLIST = (os.path.join(os.environ.get('LOCALDIR', '/srv/tm'),
-                            '.com.apple.TimeMachine.quota.plist'),
-               """<?xml version="1.0" encoding="UTF-8"?>
-<plist version="1.0">
-<dict>
-	<key>GlobalQuota</key>
-	<integer>32768</integer>
-</dict>
-</plist>
-""")
+# Samba's selftest configures it ("fruit:time machine max size = 32K"):
+# the administrator's setting on ksmbd, the share root's trusted xattr.
+TM_LIMIT = (os.environ.get('LOCALDIR', '/srv/tm'),
+            'trusted.ksmbd.time_machine_max_size', b'32K')
 
 
 def runs():
     """(source, its results as run_streamed() yields them), in order."""
-    with open(QUOTA_PLIST[0], 'w', encoding='utf-8') as f:
-        f.write(QUOTA_PLIST[1])
+    os.setxattr(*TM_LIMIT)
     yield 'smbtorture', run_streamed(
         [FRUIT_SUITES], os.path.join(RESULTS_DIR, 'fruit.txt'),
         SUITES_TIMEOUT, parse_fruit)

@@ -7,7 +7,8 @@
 #   make -C tools/testing/selftests TARGETS=ksmbd run_tests
 # Prints KTAP, one result per test (ksft_ksmbd.py), and exits 0 if every
 # test met its expectation, 1 if one did not, and 4 (skip) when a client
-# the tests need is not installed. Logs go to $RESULTS_DIR.
+# the tests need, or Avahi (bonjour.py), is not installed. Logs go to
+# $RESULTS_DIR.
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../kselftest/ktap_helpers.sh"
@@ -16,6 +17,9 @@ missing=()
 command -v smbtorture >/dev/null || missing+=("smbtorture (samba-testsuite)")
 command -v smbclient >/dev/null || missing+=("smbclient")
 python3 -c 'import impacket' 2>/dev/null || missing+=("python3-impacket")
+for cmd in avahi-daemon avahi-browse dbus-daemon; do
+	command -v "$cmd" >/dev/null || missing+=("$cmd")
+done
 if [ ${#missing[@]} -gt 0 ]; then
 	ktap_print_header
 	ktap_skip_all "not installed: ${missing[*]}"

@@ -1,0 +1,612 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests an attacker would write against ksmbd's Apple extensions: client
+# sequences that reach the storage of AFP_AfpInfo and AFP_Resource (the
+# "._" files beside the files) on paths a Mac never takes, with files
+# planted on the server as a local user would plant them. After each, the
+# data is checked byte by byte, and nothing outside the share may have
+# been created or changed. Runs on the server (the test VM) as root, with
+# the shares of ksmbd.conf, like apple_e2e.py, whose helpers it uses.
+# Output is TAP.
+
+import hashlib
+import os
+import pwd
+import struct
+import subprocess
+import sys
+
+from impacket.smb3structs import (
+    DELETE, FILE_CREATE, FILE_NON_DIRECTORY_FILE,
+    FILE_OPEN, FILE_OPEN_IF, FILE_OVERWRITE_IF, FILE_READ_ATTRIBUTES,
+    FILE_READ_DATA, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA,
+    GENERIC_ALL, READ_CONTROL, WRITE_DAC)
+
+from aapl_wire import USER, expect, status_name
+from apple_e2e import (
+    AFPINFO, AFPINFO_XATTR, FILE_STREAM_INFORMATION, NTACL_XATTR, RSRC,
+    SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
+    STATUS_ACCESS_DENIED, STATUS_OBJECT_NAME_NOT_FOUND,
+    afpinfo, apple_client, copyfile, getfacl, macos_adouble, nfs_ace,
+    nfs_aces, open_file, parse_dacl, query_sd, read_stream, readdir_attr,
+    smb_status, write_stream)
+import ksmbd_tap
+
+RUN_TAG = 'apple-hostile-%d' % os.getpid()
+FILE_SHARE_DELETE = 4
+FILE_DELETE_ON_CLOSE = 0x00001000
+STATUS_OBJECT_NAME_COLLISION = 0xC0000035
+SMB2_0_INFO_SECURITY = 3
+OWNER_SECINFO, GROUP_SECINFO, DACL_SECINFO = 1, 2, 4
+SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
+# A READDIR_ATTR entry without FinderInfo: 12 zero bytes, then the
+# AppleDouble date "unknown"
+NO_FINDER = b'\0' * 12 + struct.pack('>I', 0x80000000)
+
+
+# --- The server side, as a local user sees it ------------------------------
+
+def tuser_ids():
+    pw = pwd.getpwnam(USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def plant(path, data, mode=0o666):
+    """A file written on the server by the share's user (a local user)."""
+    with open(path, 'wb') as f:
+        f.write(data)
+    os.chown(path, *tuser_ids())
+    os.chmod(path, mode)
+
+
+def remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def xattrs(path):
+    return {n: os.getxattr(path, n, follow_symlinks=False)
+            for n in os.listxattr(path, follow_symlinks=False)}
+
+
+def snapshot(top, skip):
+    """What a client of a share must not change in the directory @top,
+    which holds the share root @skip: @top itself and each of its entries
+    but @skip (status, xattrs, and a hash of a file's data)."""
+    snap = {}
+    for entry in [top] + [os.path.join(top, n) for n in os.listdir(top)]:
+        if entry == skip:
+            continue
+        st = os.lstat(entry)
+        digest = None
+        if os.path.isfile(entry) and not os.path.islink(entry):
+            with open(entry, 'rb') as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+        snap[entry] = (st.st_mode, st.st_uid, st.st_gid, st.st_size,
+                       st.st_mtime_ns, st.st_ctime_ns, digest,
+                       sorted(xattrs(entry).items()))
+    return snap
+
+
+def expect_unchanged(before, after):
+    for entry in sorted(set(before) | set(after)):
+        expect(before.get(entry) == after.get(entry),
+               'outside the share, %s changed: %r, before %r'
+               % (entry, after.get(entry), before.get(entry)))
+
+
+def outside(share):
+    """(the directory above the share root, the share root)"""
+    root = SHARE_PATH[share]
+    return os.path.dirname(root), root
+
+
+# --- SMB -------------------------------------------------------------------
+
+def open_raw(c, name, disposition, access, options=FILE_NON_DIRECTORY_FILE,
+             share=SHARE_ALL):
+    return c.smb3.create(c.tid, name, access, share, options, disposition, 0)
+
+
+def open_status(c, name, disposition, access, options=FILE_NON_DIRECTORY_FILE):
+    """The status of an open; a handle it gets is closed at once."""
+    fid = []
+    status = smb_status(lambda: fid.append(open_raw(c, name, disposition,
+                                                    access, options)))
+    for f in fid:
+        c.smb3.close(c.tid, f)
+    return status
+
+
+def set_sd(c, fid, sd, info):
+    c.smb3.setInfo(c.tid, fid, inputBlob=sd, infoType=SMB2_0_INFO_SECURITY,
+                   fileInfoClass=0, additionalInformation=info)
+
+
+def sid_at(sd, off):
+    return sd[off:off + 8 + 4 * sd[off + 1]]
+
+
+def build_sd_owner(owner, group, aces):
+    """A self-relative descriptor: owner, group, then a DACL of raw ACEs."""
+    body = b''.join(aces)
+    dacl = struct.pack('<BBHHH', 2, 0, 8 + len(body), len(aces), 0) + body
+    osid = 20
+    gsid = osid + len(owner)
+    dacl_off = gsid + len(group)
+    # Control: DACL_PRESENT | SELF_RELATIVE
+    return (struct.pack('<BBHIIII', 1, 0, 0x8004, osid, gsid, 0, dacl_off)
+            + owner + group + dacl)
+
+
+def stream_list_status(c, name, options):
+    def query():
+        fid = open_raw(c, name, FILE_OPEN, FILE_READ_ATTRIBUTES, options)
+        try:
+            c.smb3.queryInfo(c.tid, fid, infoType=1,
+                             fileInfoClass=FILE_STREAM_INFORMATION)
+        finally:
+            c.smb3.close(c.tid, fid)
+    return smb_status(query)
+
+
+# --- A failed open closed as a stream handle --------------------------------
+
+def delete_on_close_stream(c, name):
+    """A handle of a named stream of @name with delete-on-close: it sets the
+    inode-wide flag that the next stream handle closed acts on."""
+    write_stream(c, name + ':doc', b'doomed')
+    return open_raw(c, name + ':doc', FILE_OPEN, GENERIC_ALL | DELETE,
+                    FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE)
+
+
+def check_afpinfo_create_collision():
+    """An open of AFP_AfpInfo with FILE_CREATE on a file that has one fails
+    with OBJECT_NAME_COLLISION, and its close deletes nothing, even with a
+    delete-on-close handle of another stream of the file open; that handle
+    deletes its own stream when it closes."""
+    name = RUN_TAG + '-afp-create'
+    path = os.path.join(SHARE_PATH[SHARE_TM_EXT4], name)
+    info = afpinfo(b'TEXTttxt')
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, b'data')
+        write_stream(c, name + AFPINFO, info)
+        stored = os.getxattr(path, AFPINFO_XATTR)
+        doc = delete_on_close_stream(c, name)
+        status = open_status(c, name + AFPINFO, FILE_CREATE,
+                             FILE_READ_DATA | FILE_WRITE_DATA)
+        expect(status == STATUS_OBJECT_NAME_COLLISION,
+               'FILE_CREATE of an existing AFP_AfpInfo: %s'
+               % status_name(status))
+        c.smb3.close(c.tid, doc)
+        expect(AFPINFO_XATTR in os.listxattr(path) and
+               os.getxattr(path, AFPINFO_XATTR) == stored,
+               'the failed FILE_CREATE deleted or changed AFP_AfpInfo: %r'
+               % xattrs(path))
+        # Any offset up to 60 reads from the start (see apple_afp.c)
+        got = read_stream(c, name + AFPINFO)[:60]
+        expect(got == stored[:60] and got[16:24] == b'TEXTttxt',
+               'AFP_AfpInfo reads back as %r, stored %r' % (got, stored))
+        expect('user.DosStream.doc:$DATA' not in os.listxattr(path),
+               'the delete-on-close stream survived its close: %r'
+               % sorted(os.listxattr(path)))
+    finally:
+        c.delete(name)
+        c.logoff()
+
+
+def check_rsrc_open_failed_close():
+    """An open of an AFP_Resource that does not exist fails with
+    OBJECT_NAME_NOT_FOUND, and closing the failed handle beside a
+    delete-on-close handle of another stream of the file does not take
+    the server down (it used to dereference the fork's missing "._"
+    file); the server answers, the file's data is intact, and the
+    delete-on-close stream goes at its own close."""
+    name = RUN_TAG + '-rsrc-fail'
+    path = os.path.join(SHARE_PATH[SHARE_TM_EXT4], name)
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, b'data')
+        doc = delete_on_close_stream(c, name)
+        status = open_status(c, name + RSRC, FILE_OPEN, FILE_READ_DATA)
+        expect(status == STATUS_OBJECT_NAME_NOT_FOUND,
+               'open of a missing AFP_Resource: %s' % status_name(status))
+        c.smb3.close(c.tid, doc)
+        other = apple_client(SHARE_TM_EXT4)
+        try:
+            expect(read_stream(other, name) == b'data',
+                   'the file data changed')
+        finally:
+            other.logoff()
+        expect('user.DosStream.doc:$DATA' not in os.listxattr(path),
+               'the delete-on-close stream survived its close: %r'
+               % sorted(os.listxattr(path)))
+        expect(not os.path.exists(os.path.join(SHARE_PATH[SHARE_TM_EXT4],
+                                               '._' + name)),
+               'a ._ file was created for the failed open')
+    finally:
+        c.delete(name)
+        c.logoff()
+
+
+# --- NFS ACEs: a chmod keeps the ACLs --------------------------------------
+
+def check_nfs_chmod_with_owner(share):
+    """A DACL of NFS ACEs only, sent with the file's owner and group SIDs
+    (a chmod), changes the mode and nothing else: the POSIX ACL keeps its
+    entries, the owner stays, and the stored NT ACL, on a share with
+    acl_xattr, is unchanged. A DACL of the uid and gid ACEs only (a
+    chown to the same owner) changes nothing either."""
+    name = RUN_TAG + '-nfs-owner'
+    path = os.path.join(SHARE_PATH[share], name)
+    c = apple_client(share)
+    fid = open_file(c, name, FILE_OVERWRITE_IF,
+                    GENERIC_ALL | READ_CONTROL | WRITE_DAC)
+    try:
+        os.chmod(path, 0o640)
+        subprocess.run(['setfacl', '-m', 'u:nobody:r,g:daemon:rw', path],
+                       check=True)
+        acl = getfacl(path)
+        ntacl = (os.getxattr(path, NTACL_XATTR)
+                 if NTACL_XATTR in os.listxattr(path) else None)
+        st = os.stat(path)
+        sd = query_sd(c, fid)
+        osid_off, gsid_off = struct.unpack_from('<II', sd, 4)
+        expect(osid_off and gsid_off, 'no owner or group in the query')
+        owner, group = sid_at(sd, osid_off), sid_at(sd, gsid_off)
+        expect(nfs_aces(parse_dacl(sd)), 'no NFS ACE in the query')
+
+        cases = [('mode ACE with owner and group',
+                  build_sd_owner(owner, group, [nfs_ace(3, 0o750)]), 0o750),
+                 ('uid and gid ACEs only',
+                  build_sd_owner(owner, group, [nfs_ace(1, st.st_uid),
+                                                nfs_ace(2, st.st_gid)]),
+                  0o750)]
+        for what, blob, want_mode in cases:
+            set_sd(c, fid, blob, OWNER_SECINFO | GROUP_SECINFO |
+                   DACL_SECINFO)
+            now = os.stat(path)
+            expect(now.st_mode & 0o7777 == want_mode,
+                   '%s: mode %o, expected %o'
+                   % (what, now.st_mode & 0o7777, want_mode))
+            expect((now.st_uid, now.st_gid) == (st.st_uid, st.st_gid),
+                   '%s: owner %d:%d, was %d:%d' % (what, now.st_uid,
+                                                   now.st_gid, st.st_uid,
+                                                   st.st_gid))
+            after = getfacl(path)
+            for entry in ('user:nobody:r--', 'group:daemon:rw-'):
+                expect(entry in after, '%s: the POSIX ACL lost %s: %r, '
+                       'before %r' % (what, entry, after, acl))
+            if ntacl is not None:
+                expect(NTACL_XATTR in os.listxattr(path) and
+                       os.getxattr(path, NTACL_XATTR) == ntacl,
+                       '%s: the stored NT ACL changed' % what)
+    finally:
+        c.smb3.close(c.tid, fid)
+        c.delete(name)
+        c.logoff()
+
+
+# --- The share root has no "._" file ----------------------------------------
+
+def check_root_afpinfo_no_escape():
+    """AFP_AfpInfo of the share root, opened and listed, and a stream
+    listing of the root, leave the "._<share>" file a local user planted
+    in the directory above the share as it is: it is not read, converted
+    or rewritten, and nothing there changes."""
+    above, root = outside(SHARE_TM_ACL)
+    planted = os.path.join(above, '._' + os.path.basename(root))
+    blob = macos_adouble(b'LEAKLEAK\x01\x00', [('com.example.leak', b'x')],
+                         b'fork above the share')
+    plant(planted, blob)
+    before = snapshot(above, root)
+    root_xattrs = xattrs(root)
+    c = apple_client(SHARE_TM_ACL)
+    try:
+        for disposition in (FILE_OPEN, FILE_OPEN_IF):
+            open_status(c, AFPINFO, disposition,
+                        FILE_READ_DATA | FILE_WRITE_DATA, 0)
+        stream_list_status(c, '', 0)
+        with open(planted, 'rb') as f:
+            expect(f.read() == blob, 'the ._ file above the share changed')
+        expect_unchanged(before, snapshot(above, root))
+        expect(xattrs(root) == root_xattrs,
+               'the share root took in the ._ file above it: %r'
+               % sorted(set(xattrs(root)) - set(root_xattrs)))
+    finally:
+        c.logoff()
+        remove(planted)
+        for n in set(xattrs(root)) - set(root_xattrs):
+            os.removexattr(root, n)
+
+
+def check_root_copyfile_no_escape():
+    """A copychunk without chunks from an empty file with a resource fork
+    (no data to copy, so nothing fails before the streams are copied) onto
+    the share root creates no "._<share>" above the share and leaves one a
+    local user planted there as it is."""
+    above, root = outside(SHARE_TM_ACL)
+    planted = os.path.join(above, '._' + os.path.basename(root))
+    name = RUN_TAG + '-cp-root'
+    fork = b'resource fork ' * 100
+    c = apple_client(SHARE_TM_ACL)
+    try:
+        write_stream(c, name, b'')
+        write_stream(c, name + RSRC, fork)
+        for blob in (None, macos_adouble(b'PLNTPLNT', [], b'planted fork')):
+            remove(planted)
+            if blob is not None:
+                plant(planted, blob)
+            before = snapshot(above, root)
+            src = open_file(c, name, FILE_OPEN, FILE_READ_DATA |
+                            FILE_READ_ATTRIBUTES)
+            dst = open_raw(c, '', FILE_OPEN, FILE_READ_DATA |
+                           FILE_WRITE_DATA | FILE_READ_ATTRIBUTES, 0)
+            try:
+                smb_status(lambda: copyfile(c, src, dst))
+            finally:
+                c.smb3.close(c.tid, src)
+                c.smb3.close(c.tid, dst)
+            if blob is None:
+                expect(not os.path.lexists(planted),
+                       'copyfile onto the share root created %s' % planted)
+            else:
+                with open(planted, 'rb') as f:
+                    expect(f.read() == blob,
+                           'copyfile onto the share root rewrote %s'
+                           % planted)
+            expect_unchanged(before, snapshot(above, root))
+        expect(read_stream(c, name + RSRC) == fork,
+               'the source fork changed')
+    finally:
+        remove(planted)
+        c.delete(name)
+        c.logoff()
+
+
+def check_root_readdir_dotdot():
+    """In a READDIR_ATTR listing of the share root, ".." (the directory
+    above the share) is listed with no access, FinderInfo or fork read
+    from it, while "." shows the root's FinderInfo."""
+    above, root = outside(SHARE_TM_ACL)
+    above_xattrs = xattrs(above)
+    # FinderInfo flags (bytes 8-9) are what a folder's entry shows
+    os.setxattr(above, AFPINFO_XATTR,
+                afpinfo(b'LEAKLEAK\x40\x00') + b'\0')
+    os.setxattr(root, AFPINFO_XATTR, afpinfo(b'\0' * 8 + b'\x01\x00') + b'\0')
+    c = apple_client(SHARE_TM_ACL)
+    try:
+        entries = readdir_attr(c, '')
+        expect('.' in entries and '..' in entries,
+               'no . or .. in the listing: %r' % sorted(entries))
+        access, _, rsrc, finder, _ = entries['..']
+        expect(finder == NO_FINDER and not rsrc and not access,
+               '".." of the share root shows the directory above: access '
+               '%#x, fork %d, FinderInfo %s' % (access, rsrc, finder.hex()))
+        finder = entries['.'][3]
+        expect(finder[8:10] == b'\x01\x00',
+               '"." of the share root lost its FinderInfo: %s'
+               % finder.hex())
+    finally:
+        c.logoff()
+        for path, kept in ((above, above_xattrs), (root, {})):
+            if AFPINFO_XATTR not in kept:
+                try:
+                    os.removexattr(path, AFPINFO_XATTR)
+                except OSError:
+                    pass
+            else:
+                os.setxattr(path, AFPINFO_XATTR, kept[AFPINFO_XATTR])
+
+
+# --- "._" files: permissions, links and mounts ------------------------------
+
+def ksmbd_adouble(fork):
+    """A ._ file as ksmbd writes it: a 32-byte FinderInfo entry at 50, the
+    resource fork from 82 to the end."""
+    head = struct.pack('>II16sH', 0x00051607, 0x00020000, b'', 2)
+    head += struct.pack('>III', 9, 50, 32) + struct.pack('>III', 2, 82,
+                                                         len(fork))
+    return head + b'\0' * 32 + fork
+
+
+def read_file(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def write_fork_status(c, name, data):
+    """The status of opening @name's resource fork for writing and
+    writing @data at its start."""
+    def write():
+        fid = open_raw(c, name + RSRC, FILE_OPEN_IF,
+                       FILE_READ_DATA | FILE_WRITE_DATA)
+        try:
+            c.smb3.writeFile(c.tid, fid, data, 0)
+        finally:
+            c.smb3.close(c.tid, fid)
+    return smb_status(write)
+
+
+def check_sidecar_not_writable():
+    """A ._ file the user may not write (root's, mode 0644) is not written
+    through the file's resource fork, although the user may write the
+    file; nor does a listing of the file's streams rewrite one macOS
+    left there read-only."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    name = RUN_TAG + '-ro-ad'
+    conv = RUN_TAG + '-ro-conv'
+    ad, conv_ad = (os.path.join(top, '._' + n) for n in (name, conv))
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, b'data')
+        write_stream(c, conv, b'data')
+        blob = ksmbd_adouble(b"root's fork")
+        conv_blob = macos_adouble(b'TEXTttxt', [('com.example.ro', b'v')],
+                                  b'macOS fork')
+        for path, data in ((ad, blob), (conv_ad, conv_blob)):
+            with open(path, 'wb') as f:
+                f.write(data)
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o644)
+        status = write_fork_status(c, name, b'EVIL')
+        expect(status == STATUS_ACCESS_DENIED,
+               'write of a fork in a ._ file the user may not write: %s'
+               % status_name(status))
+        expect(read_file(ad) == blob, 'the read-only ._ file was written')
+        stream_list_status(c, conv, FILE_NON_DIRECTORY_FILE)
+        expect(read_file(conv_ad) == conv_blob,
+               'the conversion rewrote a ._ file the user may not write')
+    finally:
+        for n in (name, conv):
+            remove(os.path.join(top, '._' + n))
+            c.delete(n)
+        c.logoff()
+
+
+def check_sidecar_ro_open_if():
+    """A reading OPEN_IF of the fork of another user's file, in a folder
+    the user may write, fails with OBJECT_NAME_NOT_FOUND and creates no
+    ._ file (it would be the user's, beside root's file)."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    name = RUN_TAG + '-root-file'
+    path = os.path.join(top, name)
+    with open(path, 'wb') as f:
+        f.write(b"root's data")
+    os.chmod(path, 0o644)
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        status = open_status(c, name + RSRC, FILE_OPEN_IF, FILE_READ_DATA)
+        expect(status == STATUS_OBJECT_NAME_NOT_FOUND,
+               'reading OPEN_IF of a missing fork: %s' % status_name(status))
+        expect(not os.path.lexists(os.path.join(top, '._' + name)),
+               'a reading OPEN_IF created %s'
+               % os.path.join(top, '._' + name))
+    finally:
+        c.logoff()
+        remove(os.path.join(top, '._' + name))
+        remove(path)
+
+
+SHARE_TM_MASK = 'tm_mask'    # /srv/ext4/sub, time machine, create mask 0640
+MASK_PATH = '/srv/ext4/sub'
+
+
+def check_sidecar_create_mask():
+    """A ._ file is created with the share's create mask (0640 on tm_mask),
+    as a file created over SMB is: not readable by others when the file's
+    mode is 0666, and owned by the user."""
+    top = MASK_PATH
+    name = RUN_TAG + '-mask'
+    c = apple_client(SHARE_TM_MASK)
+    try:
+        write_stream(c, name, b'data')
+        os.chmod(os.path.join(top, name), 0o666)
+        write_stream(c, name + RSRC, b'fork')
+        st = os.stat(os.path.join(top, '._' + name))
+        expect(not st.st_mode & 0o037,
+               'the ._ file was created with mode %o, the share\'s create '
+               'mask is 0640' % (st.st_mode & 0o7777))
+        expect(st.st_uid == tuser_ids()[0],
+               'the ._ file belongs to uid %d' % st.st_uid)
+        expect(read_stream(c, name + RSRC) == b'fork', 'fork differs')
+    finally:
+        remove(os.path.join(top, '._' + name))
+        c.delete(name)
+        c.logoff()
+
+
+def check_sidecar_mount():
+    """A file mounted on a ._ name (a bind mount of a file outside the
+    share) is not used as the fork: its data is neither read nor
+    written."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    name = RUN_TAG + '-mnt'
+    ad = os.path.join(top, '._' + name)
+    target = os.path.join(SHARE_PATH[SHARE_TM], RUN_TAG + '-mnt-target')
+    blob = ksmbd_adouble(b'outside the share')
+    plant(target, blob)
+    plant(ad, ksmbd_adouble(b''))
+    subprocess.run(['mount', '--bind', target, ad], check=True)
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, b'data')
+        got = []
+        smb_status(lambda: got.append(read_stream(c, name + RSRC)))
+        expect(not got or b'outside' not in got[0],
+               'the fork read the file mounted on its ._ file: %r' % got)
+        write_fork_status(c, name, b'EVIL')
+        expect(read_file(target) == blob,
+               'the file mounted on the ._ file was written')
+    finally:
+        subprocess.run(['umount', ad], check=False)
+        remove(ad)
+        remove(target)
+        c.delete(name)
+        c.logoff()
+
+
+def check_sidecar_hard_link():
+    """A ._ file hard-linked by a local user to a file outside the share
+    (on the same filesystem) is not used as the fork: the file outside is
+    neither read nor written."""
+    above, root = outside(SHARE_TM_ACL)
+    name = RUN_TAG + '-link'
+    ad = os.path.join(root, '._' + name)
+    target = os.path.join(above, RUN_TAG + '-link-target')
+    blob = ksmbd_adouble(b'outside the share')
+    plant(target, blob)
+    os.link(target, ad)
+    c = apple_client(SHARE_TM_ACL)
+    try:
+        write_stream(c, name, b'data')
+        got = []
+        smb_status(lambda: got.append(read_stream(c, name + RSRC)))
+        expect(not got or b'outside' not in got[0],
+               'the fork read a file outside the share: %r' % got)
+        write_fork_status(c, name, b'EVIL')
+        expect(read_file(target) == blob,
+               'the file outside the share was written through its link')
+    finally:
+        remove(ad)
+        remove(target)
+        c.delete(name)
+        c.logoff()
+
+
+CHECKS = [
+    ('NFS ACEs: a mode ACE sent with the owner and group keeps the POSIX '
+     'ACL', lambda: check_nfs_chmod_with_owner(SHARE_TM_EXT4)),
+    ('NFS ACEs: a mode ACE sent with the owner and group keeps the POSIX '
+     'ACL and the stored NT ACL', lambda: check_nfs_chmod_with_owner(
+         SHARE_TM_ACL)),
+    ('share root: AFP_AfpInfo and stream listing leave the ._ file above '
+     'the share alone', check_root_afpinfo_no_escape),
+    ('share root: copyfile onto the root writes nothing above the share',
+     check_root_copyfile_no_escape),
+    ('share root: READDIR_ATTR ".." reads nothing above the share',
+     check_root_readdir_dotdot),
+    ('._ file: one the user may not write is not written, nor converted',
+     check_sidecar_not_writable),
+    ('._ file: a reading OPEN_IF of a missing fork creates none',
+     check_sidecar_ro_open_if),
+    ('._ file: created with the share\'s create mask', check_sidecar_create_mask),
+    ('._ file: a file mounted on it is not the fork', check_sidecar_mount),
+    ('._ file: a hard link to a file outside the share is not the fork',
+     check_sidecar_hard_link),
+    ('failed FILE_CREATE of AFP_AfpInfo deletes nothing on its close',
+     check_afpinfo_create_collision),
+    # Last: on a kernel with the bug, it takes the server down
+    ('failed AFP_Resource open closed beside a delete-on-close stream',
+     check_rsrc_open_failed_close),
+]
+
+
+if __name__ == '__main__':
+    # Arguments, if any, pick the checks whose names contain one of them
+    sys.exit(ksmbd_tap.run([c for c in CHECKS if len(sys.argv) < 2 or
+                            any(a in c[0] for a in sys.argv[1:])]))
