@@ -614,16 +614,16 @@ static int tm_list_bundles(struct ksmbd_apple_tm_cache *cache,
 		n++;
 	}
 	if (rc) {
-		/* Give back what was taken from the old list */
+		/* Out of memory: forget every bundle, the next query lists */
 		for (i = 0; i < n; i++)
 			kfree(nb[i].name);
-		cache->listed = false;
+		n = 0;
 	}
 	for (j = 0; old && j < cache->n; j++)
 		kfree(old[j].name);
 	kvfree(old);
 	cache->bundle = nb;
-	cache->n = rc ? 0 : n;
+	cache->n = n;
 	nb = NULL;
 out:
 	kvfree(nb);

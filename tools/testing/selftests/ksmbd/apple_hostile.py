@@ -520,6 +520,18 @@ def check_sidecar_create_mask():
         c.logoff()
 
 
+def expect_not_fork(c, name, target, blob, read_msg, write_msg):
+    """@target, holding @blob and planted where @name's ._ file would be
+    (mounted on it, linked to it), is neither read nor written as the
+    fork of @name."""
+    write_stream(c, name, b'data')
+    got = []
+    smb_status(lambda: got.append(read_stream(c, name + RSRC)))
+    expect(not got or b'outside' not in got[0], '%s: %r' % (read_msg, got))
+    write_fork_status(c, name, b'EVIL')
+    expect(read_file(target) == blob, write_msg)
+
+
 def check_sidecar_mount():
     """A file mounted on a ._ name (a bind mount of a file outside the
     share) is not used as the fork: its data is neither read nor
@@ -534,14 +546,9 @@ def check_sidecar_mount():
     subprocess.run(['mount', '--bind', target, ad], check=True)
     c = apple_client(SHARE_TM_EXT4)
     try:
-        write_stream(c, name, b'data')
-        got = []
-        smb_status(lambda: got.append(read_stream(c, name + RSRC)))
-        expect(not got or b'outside' not in got[0],
-               'the fork read the file mounted on its ._ file: %r' % got)
-        write_fork_status(c, name, b'EVIL')
-        expect(read_file(target) == blob,
-               'the file mounted on the ._ file was written')
+        expect_not_fork(c, name, target, blob,
+                        'the fork read the file mounted on its ._ file',
+                        'the file mounted on the ._ file was written')
     finally:
         subprocess.run(['umount', ad], check=False)
         remove(ad)
@@ -563,14 +570,10 @@ def check_sidecar_hard_link():
     os.link(target, ad)
     c = apple_client(SHARE_TM_ACL)
     try:
-        write_stream(c, name, b'data')
-        got = []
-        smb_status(lambda: got.append(read_stream(c, name + RSRC)))
-        expect(not got or b'outside' not in got[0],
-               'the fork read a file outside the share: %r' % got)
-        write_fork_status(c, name, b'EVIL')
-        expect(read_file(target) == blob,
-               'the file outside the share was written through its link')
+        expect_not_fork(c, name, target, blob,
+                        'the fork read a file outside the share',
+                        'the file outside the share was written through its '
+                        'link')
     finally:
         remove(ad)
         remove(target)
