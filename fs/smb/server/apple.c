@@ -210,7 +210,7 @@ int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
 	if (rc)
 		return ksmbd_apple_share(share) ? rc : 0;
 
-	conn->is_aapl = true;
+	WRITE_ONCE(conn->is_aapl, true);
 	ao->reply = ksmbd_apple_share(share);
 	return 0;
 }
@@ -237,12 +237,11 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
 
 	ksmbd_aapl_negotiate(&ao->query, ksmbd_apple_share(share), aapl_model,
 			     &reply);
-	if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2) {
-		conn->aapl_readdir_attr = true;
-		conn->aapl_readdir_attr_v2 = true;
-	} else if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR) {
-		conn->aapl_readdir_attr = true;
-	}
+	/* Read locklessly by listings on the connection's other requests */
+	if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2)
+		WRITE_ONCE(conn->aapl_readdir_attr, KSMBD_APPLE_RDA_V2);
+	else if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR)
+		WRITE_ONCE(conn->aapl_readdir_attr, KSMBD_APPLE_RDA_V1);
 
 	return ksmbd_aapl_build_rsp(buf, &reply);
 }

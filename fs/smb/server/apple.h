@@ -149,12 +149,19 @@ struct ksmbd_apple_xattr {
 
 /**
  * struct ksmbd_apple_rename - a file's resource fork, during its rename
- * @dir:  the directory it is in
- * @name: its AppleDouble file's name; NULL if there is nothing to move
+ * @name:     its "._" file's name; NULL if there is nothing to move
+ * @replaced: the rename replaces a file, whose "._" file goes with it
  */
 struct ksmbd_apple_rename {
-	struct dentry *dir;
 	char *name;
+	bool replaced;
+};
+
+/* READDIR_ATTR negotiated on a connection, or used for an entry */
+enum {
+	KSMBD_APPLE_RDA_NONE,
+	KSMBD_APPLE_RDA_V1,
+	KSMBD_APPLE_RDA_V2,
 };
 
 #if IS_ENABLED(CONFIG_SMB_SERVER_APPLE)
@@ -169,18 +176,33 @@ int ksmbd_apple_stream_truncate(struct ksmbd_file *fp, loff_t len);
 loff_t ksmbd_apple_stream_size(struct ksmbd_file *fp);
 int ksmbd_apple_stream_remove(struct ksmbd_file *fp);
 void ksmbd_apple_stream_close(struct ksmbd_file *fp);
+bool ksmbd_apple_stream_overwrites(struct ksmbd_file *fp);
+int ksmbd_apple_stream_overwrite(struct ksmbd_file *fp);
 bool ksmbd_apple_stream_listed(struct ksmbd_file *fp, const char *name,
 			       loff_t *size, bool *afpinfo);
 loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo);
-void ksmbd_apple_unlink_fork(struct ksmbd_file *fp);
-void ksmbd_apple_rename_start(struct ksmbd_file *fp,
+void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
+			     const struct path *path, struct dentry *dir);
+void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
+			      struct renamedata *rd,
 			      struct ksmbd_apple_rename *ar);
-void ksmbd_apple_rename_end(struct ksmbd_file *fp,
+void ksmbd_apple_rename_end(struct renamedata *rd,
 			    struct ksmbd_apple_rename *ar, int rc);
 void ksmbd_apple_dirent_meta(const struct path *path,
 			     struct ksmbd_apple_dirent *ad);
 void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
-			     struct ksmbd_kstat *kst);
+			     struct ksmbd_kstat *kst, u8 level);
+
+static inline void ksmbd_apple_dirent_level(struct ksmbd_kstat *kst, u8 level)
+{
+	kst->apple.level = level;
+}
+
+static inline u8 ksmbd_apple_dirent_level_of(const struct ksmbd_kstat *kst)
+{
+	return kst->apple.level;
+}
+
 void ksmbd_apple_dirent_encode(struct file_id_both_directory_info *e,
 			       const struct ksmbd_kstat *kst, bool v2);
 void ksmbd_apple_afpinfo_init(u8 *blob);
@@ -198,6 +220,9 @@ int ksmbd_apple_xattrs_start(struct ksmbd_apple_xattrs *it, const u8 *fi,
 int ksmbd_apple_xattrs_next(struct ksmbd_apple_xattrs *it,
 			    struct ksmbd_apple_xattr *x);
 bool ksmbd_apple_rsrc_blank(const u8 *fork, size_t len);
+bool ksmbd_apple_adouble_path(const char *path, size_t len);
+bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
+			size_t len);
 
 /**
  * ksmbd_apple_stream() - is @fp an AFP_AfpInfo or AFP_Resource handle?
@@ -259,6 +284,15 @@ ksmbd_apple_share_init(struct ksmbd_share_config *share,
 }
 
 /**
+ * ksmbd_apple_inode_init() - set up the Apple state of a new ksmbd_inode
+ * @ci: the inode
+ */
+static inline void ksmbd_apple_inode_init(struct ksmbd_inode *ci)
+{
+	mutex_init(&ci->m_apple_lock);
+}
+
+/**
  * ksmbd_apple_share_free() - free a share's Apple state
  * @share: the share, being freed
  */
@@ -268,6 +302,16 @@ static inline void ksmbd_apple_share_free(struct ksmbd_share_config *share)
 }
 
 #else
+
+static inline void ksmbd_apple_inode_init(struct ksmbd_inode *ci)
+{
+}
+
+static inline bool ksmbd_apple_vetoed(struct ksmbd_share_config *share,
+				      const char *name, size_t len)
+{
+	return false;
+}
 
 static inline int ksmbd_apple_stream_open(const struct path *path,
 					  struct ksmbd_file *fp,
@@ -320,6 +364,16 @@ static inline void ksmbd_apple_stream_close(struct ksmbd_file *fp)
 {
 }
 
+static inline bool ksmbd_apple_stream_overwrites(struct ksmbd_file *fp)
+{
+	return false;
+}
+
+static inline int ksmbd_apple_stream_overwrite(struct ksmbd_file *fp)
+{
+	return 0;
+}
+
 static inline bool ksmbd_apple_stream_listed(struct ksmbd_file *fp,
 					     const char *name, loff_t *size,
 					     bool *afpinfo)
@@ -334,14 +388,25 @@ static inline loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp,
 	return 0;
 }
 
-static inline void ksmbd_apple_unlink_fork(struct ksmbd_file *fp)
+static inline void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
+					   const struct path *path,
+					   struct dentry *dir)
 {
 }
 
 static inline void ksmbd_apple_dirent_fill(struct ksmbd_work *work,
 					   const struct path *path,
-					   struct ksmbd_kstat *kst)
+					   struct ksmbd_kstat *kst, u8 level)
 {
+}
+
+static inline void ksmbd_apple_dirent_level(struct ksmbd_kstat *kst, u8 level)
+{
+}
+
+static inline u8 ksmbd_apple_dirent_level_of(const struct ksmbd_kstat *kst)
+{
+	return 0;
 }
 
 static inline void
@@ -350,12 +415,13 @@ ksmbd_apple_dirent_encode(struct file_id_both_directory_info *e,
 {
 }
 
-static inline void ksmbd_apple_rename_start(struct ksmbd_file *fp,
+static inline void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
+					    struct renamedata *rd,
 					    struct ksmbd_apple_rename *ar)
 {
 }
 
-static inline void ksmbd_apple_rename_end(struct ksmbd_file *fp,
+static inline void ksmbd_apple_rename_end(struct renamedata *rd,
 					  struct ksmbd_apple_rename *ar,
 					  int rc)
 {
@@ -476,7 +542,7 @@ static inline bool ksmbd_apple_share(struct ksmbd_share_config *share)
  */
 static inline bool ksmbd_conn_is_aapl(struct ksmbd_conn *conn)
 {
-	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && conn->is_aapl;
+	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && READ_ONCE(conn->is_aapl);
 }
 
 /**
@@ -502,22 +568,17 @@ static inline u64 ksmbd_apple_file_id(struct ksmbd_conn *conn, u64 ino)
  * ksmbd_conn_readdir_attr() - does @conn get enriched directory entries?
  * @conn: connection
  *
- * Return: true once READDIR_ATTR (V1 or V2) was negotiated on @conn
- */
-static inline bool ksmbd_conn_readdir_attr(struct ksmbd_conn *conn)
-{
-	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && conn->aapl_readdir_attr;
-}
-
-/**
- * ksmbd_conn_readdir_attr_v2() - did @conn negotiate READDIR_ATTR V2?
- * @conn: connection
+ * A CREATE on another request of @conn may set it at any time: a listing
+ * reads it once per entry, and that entry is filled and encoded by what
+ * it read (see ksmbd_apple_dirent()).
  *
- * Return: true if directory entries for @conn carry the V2 flags field
+ * Return: KSMBD_APPLE_RDA_V1 or _V2 once READDIR_ATTR was negotiated on
+ * @conn, else KSMBD_APPLE_RDA_NONE
  */
-static inline bool ksmbd_conn_readdir_attr_v2(struct ksmbd_conn *conn)
+static inline u8 ksmbd_conn_readdir_attr(struct ksmbd_conn *conn)
 {
-	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) && conn->aapl_readdir_attr_v2;
+	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) ?
+		READ_ONCE(conn->aapl_readdir_attr) : KSMBD_APPLE_RDA_NONE;
 }
 
 /**
@@ -535,9 +596,26 @@ static inline void ksmbd_apple_dirent(struct ksmbd_work *work, int info_level,
 				      const struct path *path,
 				      struct ksmbd_kstat *kst)
 {
-	if (ksmbd_conn_readdir_attr(work->conn) &&
-	    info_level == FILEID_BOTH_DIRECTORY_INFORMATION)
-		ksmbd_apple_dirent_fill(work, path, kst);
+	u8 level = ksmbd_conn_readdir_attr(work->conn);
+
+	if (level && info_level == FILEID_BOTH_DIRECTORY_INFORMATION)
+		ksmbd_apple_dirent_fill(work, path, kst, level);
+	else
+		ksmbd_apple_dirent_level(kst, KSMBD_APPLE_RDA_NONE);
+}
+
+/**
+ * ksmbd_apple_dirent_put() - write the Apple fields of an entry filled so
+ * @e:   a FileIdBothDirectoryInformation entry being encoded
+ * @kst: its attributes, given to ksmbd_apple_dirent() first
+ */
+static inline void ksmbd_apple_dirent_put(struct file_id_both_directory_info *e,
+					  const struct ksmbd_kstat *kst)
+{
+	if (IS_ENABLED(CONFIG_SMB_SERVER_APPLE) &&
+	    ksmbd_apple_dirent_level_of(kst))
+		ksmbd_apple_dirent_encode(e, kst, ksmbd_apple_dirent_level_of(kst) ==
+					  KSMBD_APPLE_RDA_V2);
 }
 
 /**
@@ -580,8 +658,10 @@ static inline bool ksmbd_apple_nfs_aces(struct ksmbd_conn *conn,
  * macOS expects its server to rename a folder while files in it are open,
  * as its own filesystems do: the opens of a client that negotiated AAPL on
  * a share with the Apple extensions do not hold up the rename of a
- * directory above them or by another such open (ksmbd_fp_posix()).
- * Opens of other clients still do.
+ * directory above them through another open of the same session
+ * (ksmbd_fp_posix_child()), nor the rename of another file over them
+ * (ksmbd_fp_posix()). Opens of other sessions still hold up a directory
+ * rename.
  *
  * Return: true if they do
  */

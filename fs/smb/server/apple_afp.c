@@ -456,3 +456,29 @@ bool ksmbd_apple_rsrc_blank(const u8 *fork, size_t len)
 			sizeof(map_rest));
 }
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_rsrc_blank);
+
+/**
+ * ksmbd_apple_adouble_path() - does a path name a "._" file?
+ * @path: a path beneath a share root, its components separated by '/' or
+ *        '\\', or a directory entry's name; not NUL-terminated
+ * @len:  its length
+ *
+ * On a share with the Apple extensions "._" files hold resource forks,
+ * which ksmbd writes beneath the clients' opens of the file: no client
+ * opens, creates or lists one at any depth, nor renames anything to one
+ * (see ksmbd_apple_vetoed()), as Samba's fruit:veto_appledouble.
+ *
+ * Return: true if a component of @path starts with "._"
+ */
+bool ksmbd_apple_adouble_path(const char *path, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (path[i] == '.' && path[i + 1] == '_' &&
+		    (!i || path[i - 1] == '/' || path[i - 1] == '\\'))
+			return true;
+	}
+	return false;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_adouble_path);

@@ -729,6 +729,35 @@ static void rsrc_blank_test(struct kunit *test)
 	}
 }
 
+/* Any component that starts with "._", with either separator, and no other */
+static void adouble_path_test(struct kunit *test)
+{
+	static const char * const yes[] = {
+		"._a", "._", "d/._a", "d/e/._a", "d\\._a", "._d/a", "d/._e/f",
+		"d//._a", "/._a",
+	};
+	static const char * const no[] = {
+		"", "a", "a._b", "d/a._b", ".a", "_a", "d/.a", "d/_.a", "_",
+		"..", "d/..", "d/.", "a/b/c", ". _a",
+	};
+	/* A directory entry's name ends at its length, not at a NUL */
+	static const char entry[] = "ab/._c";
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++)
+		KUNIT_EXPECT_TRUE_MSG(test, ksmbd_apple_adouble_path(yes[i],
+								     strlen(yes[i])),
+				      "%s", yes[i]);
+	for (i = 0; i < ARRAY_SIZE(no); i++)
+		KUNIT_EXPECT_FALSE_MSG(test, ksmbd_apple_adouble_path(no[i],
+								      strlen(no[i])),
+				       "%s", no[i]);
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_adouble_path(entry, 2));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_adouble_path(entry, 4));
+	KUNIT_EXPECT_TRUE(test, ksmbd_apple_adouble_path(entry, 5));
+	KUNIT_EXPECT_FALSE(test, ksmbd_apple_adouble_path("._", 1));
+}
+
 static struct kunit_case apple_afp_test_cases[] = {
 	KUNIT_CASE(afpinfo_init_test),
 	KUNIT_CASE_PARAM(afpinfo_write_test, afp_write_gen_params),
@@ -752,6 +781,7 @@ static struct kunit_case apple_afp_test_cases[] = {
 	KUNIT_CASE(xattrs_overlap_test),
 	KUNIT_CASE(xattrs_max_test),
 	KUNIT_CASE(rsrc_blank_test),
+	KUNIT_CASE(adouble_path_test),
 	{}
 };
 

@@ -19,8 +19,20 @@
  * entry's length, and a file is extended before and cut after its length
  * is changed, so that a crash between the two steps leaves the fork as
  * the file's size says; the entry is corrected at the next write.
+ *
+ * Every change to a "._" file's content (its creation and header, a
+ * fork's data and length, a truncation, a conversion, a copy, its removal
+ * as an empty fork) is made under the m_apple_lock of the ksmbd_inode of
+ * the file it belongs to, which every handle of that file shares: two
+ * clients writing one fork cannot leave its length behind its data, nor
+ * convert or migrate it twice. Nothing takes that lock with a directory
+ * locked, so it comes before the locks of the VFS. Its name follows its
+ * file's under the locks of their directory: it is created only while
+ * the file still has the name it is made from, and renamed and removed
+ * with the file (ksmbd_apple_rename_end(), ksmbd_apple_unlink_fork()).
  */
 
+#include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
@@ -28,6 +40,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
+#include <linux/xattr.h>
 
 #include "glob.h"
 #include "apple.h"
@@ -43,10 +56,19 @@
 #define RSRC_XATTR		"user.DosStream.AFP_Resource:$DATA"
 #define AD_HEADER_MAX		1024
 #define RSRC_MAX_LEN		U32_MAX
+/* Set by the administrator: clients of the share see its "._" files */
+#define ADOUBLE_VISIBLE_XATTR	"trusted.ksmbd.appledouble"
+#define ADOUBLE_VISIBLE		"visible"
 
 static bool apple_fp(struct ksmbd_file *fp)
 {
 	return fp->share_conf && ksmbd_apple_share(fp->share_conf);
+}
+
+/* The lock of the "._" file of the file @fp is a handle of */
+static struct mutex *adouble_lock(struct ksmbd_file *fp)
+{
+	return &fp->f_ci->m_apple_lock;
 }
 
 static void adouble_convert(const struct path *path, struct ksmbd_file *fp);
@@ -141,12 +163,8 @@ static int afpinfo_open(const struct path *path, struct ksmbd_file *fp)
 	case FILE_OVERWRITE_LE:
 	case FILE_OVERWRITE_IF_LE:
 	case FILE_SUPERSEDE_LE:
-		if (present) {
-			int rc = afpinfo_remove(fp);
-
-			if (rc)
-				return rc;
-		}
+		/* Removed once the open is granted */
+		fp->apple.overwrite = true;
 		fp->apple.unwritten = true;
 		break;
 	default:
@@ -223,6 +241,39 @@ static char *adouble_name(struct dentry *dentry, int *err)
 	return name;
 }
 
+/**
+ * ksmbd_apple_vetoed() - is a name a "._" file no client of a share sees?
+ * @share: the share
+ * @name:  a path beneath its root, or the name of a directory entry, not
+ *         necessarily NUL-terminated
+ * @len:   its length
+ *
+ * On a share with the Apple extensions no client opens, creates, lists or
+ * renames to a path with a component that starts with "._" (see
+ * ksmbd_apple_adouble_path()): ksmbd writes those files beneath the opens
+ * of the files they belong to. As Samba's fruit:veto_appledouble = no,
+ * the administrator lets clients see them by setting the xattr
+ * trusted.ksmbd.appledouble of the share's root to "visible", which no
+ * client can set; any other value, or one that cannot be read, hides them.
+ *
+ * Return: true if @name is refused
+ */
+bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
+			size_t len)
+{
+	char val[sizeof(ADOUBLE_VISIBLE)];
+	ssize_t n;
+
+	if (!ksmbd_apple_share(share) || !ksmbd_apple_adouble_path(name, len))
+		return false;
+	scoped_with_kernel_creds()
+		n = vfs_getxattr(mnt_idmap(share->vfs_path.mnt),
+				 share->vfs_path.dentry, ADOUBLE_VISIBLE_XATTR,
+				 val, sizeof(val));
+	return n != strlen(ADOUBLE_VISIBLE) ||
+		memcmp(val, ADOUBLE_VISIBLE, n);
+}
+
 /*
  * The directory that holds the AppleDouble file of the file at @path, on a
  * share of @fp, with a reference; NULL if the file has none. Only a regular
@@ -290,9 +341,14 @@ static struct file *sidecar_open(const struct path *dir, struct dentry *d,
 			   current_cred());
 }
 
-/* Create "._" @name in @dir for a file of @mode, unless it exists */
+/*
+ * Create "._" @name in @dir for the file @file, unless it exists: -ENOENT
+ * if @file is no longer @name less its "._" in @dir (it was renamed or
+ * removed since @name was made), which the directory's lock then tells
+ * for sure, so that no fork is created under a name its file left.
+ */
 static int sidecar_create(struct ksmbd_file *fp, const struct path *dir,
-			  char *name, umode_t mode)
+			  struct dentry *file, char *name)
 {
 	struct ksmbd_share_config *share = fp->share_conf;
 	struct mnt_idmap *idmap = mnt_idmap(dir->mnt);
@@ -308,7 +364,13 @@ static int sidecar_create(struct ksmbd_file *fp, const struct path *dir,
 		rc = PTR_ERR(dentry);
 		goto out;
 	}
-	if (d_really_is_negative(dentry)) {
+	if (file->d_parent != dir->dentry || d_unhashed(file) ||
+	    file->d_name.len != strlen(name) - 2 ||
+	    memcmp(file->d_name.name, name + 2, file->d_name.len)) {
+		rc = -ENOENT;
+	} else if (d_really_is_negative(dentry)) {
+		umode_t mode = d_inode(file)->i_mode & 0666;
+
 		rc = vfs_create(idmap, dentry,
 				S_IFREG | share_config_create_mode(share, mode),
 				NULL);
@@ -362,8 +424,7 @@ static struct file *adouble_open(struct ksmbd_file *fp,
 	}
 
 	if (create) {
-		rc = sidecar_create(fp, &dir, name,
-				    d_inode(path->dentry)->i_mode & 0666);
+		rc = sidecar_create(fp, &dir, path->dentry, name);
 		if (rc) {
 			filp = ERR_PTR(rc);
 			goto out;
@@ -420,7 +481,7 @@ static int adouble_read(struct file *filp, struct ksmbd_apple_adouble *ad)
 	if (!rc && !ad->has_rsrc)
 		rc = -EINVAL;
 	if (rc) {
-		pr_warn_ratelimited("ksmbd: %pD is not an AppleDouble file with a resource fork\n",
+		pr_warn_ratelimited("%pD is not an AppleDouble file with a resource fork\n",
 				    filp);
 		rc = -EIO;
 	}
@@ -440,26 +501,25 @@ static loff_t rsrc_len(struct ksmbd_apple_stream *as)
 	return fork_len(i_size_read(file_inode(as->rsrc)), as->rsrc_off);
 }
 
-/* Make the fork entry's length match the file; see the top of this file */
+/*
+ * Make the fork entry's length match the file (see the top of this file),
+ * with the "._" file's lock held
+ */
 static int rsrc_sync_len(struct ksmbd_apple_stream *as)
 {
 	__be32 stored, len;
-	loff_t pos;
+	loff_t pos = as->rsrc_len_at;
 	ssize_t n;
-	int tries;
 
-	for (tries = 0; tries < 3; tries++) {
-		len = cpu_to_be32(min_t(loff_t, rsrc_len(as), RSRC_MAX_LEN));
-		pos = as->rsrc_len_at;
-		n = kernel_read(as->rsrc, &stored, sizeof(stored), &pos);
-		if (n == sizeof(stored) && stored == len)
-			return 0;
-		pos = as->rsrc_len_at;
-		n = kernel_write(as->rsrc, &len, sizeof(len), &pos);
-		if (n < 0)
-			return n;
-	}
-	return 0;
+	len = cpu_to_be32(min_t(loff_t, rsrc_len(as), RSRC_MAX_LEN));
+	n = kernel_read(as->rsrc, &stored, sizeof(stored), &pos);
+	if (n == sizeof(stored) && stored == len)
+		return 0;
+	pos = as->rsrc_len_at;
+	n = kernel_write(as->rsrc, &len, sizeof(len), &pos);
+	if (n < 0)
+		return n;
+	return n == sizeof(len) ? 0 : -EIO;
 }
 
 static int rsrc_truncate(struct ksmbd_file *fp, loff_t len)
@@ -474,9 +534,13 @@ static int rsrc_truncate(struct ksmbd_file *fp, loff_t len)
 	if (!(fp->apple.rsrc->f_mode & FMODE_WRITE))
 		return -EACCES;
 	saved = override_creds(fp->apple.rsrc->f_cred);
+	mutex_lock(adouble_lock(fp));
 	rc = vfs_truncate(&fp->apple.rsrc->f_path, fp->apple.rsrc_off + len);
+	if (!rc)
+		rc = rsrc_sync_len(&fp->apple);
+	mutex_unlock(adouble_lock(fp));
 	revert_creds(saved);
-	return rc ?: rsrc_sync_len(&fp->apple);
+	return rc;
 }
 
 /* The length of a resource fork kept in its stream xattr */
@@ -549,13 +613,18 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 			    fp->daccess & (FILE_WRITE_DATA_LE |
 					   FILE_APPEND_DATA_LE |
 					   FILE_DELETE_LE));
+	/* Created, given a header and migrated once, whoever races */
+	mutex_lock(adouble_lock(fp));
 	filp = adouble_open(fp, path, create || legacy, rdwr);
-	if (IS_ERR(filp))
-		return PTR_ERR(filp) == -ENOENT ? -EBADF : PTR_ERR(filp);
+	if (IS_ERR(filp)) {
+		rc = PTR_ERR(filp) == -ENOENT ? -EBADF : PTR_ERR(filp);
+		goto unlock;
+	}
 	rc = adouble_read(filp, &ad);
 	if (rc) {
 		fput(filp);
-		return rc == -ENODATA ? -EBADF : rc;
+		rc = rc == -ENODATA ? -EBADF : rc;
+		goto unlock;
 	}
 
 	fp->apple.rsrc = filp;
@@ -563,10 +632,13 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 	fp->apple.rsrc_len_at = ad.rsrc_len_at;
 	if (legacy && !ad.rsrc_len) {
 		rc = rsrc_migrate(fp, path);
-		if (rc)
-			return rc;
-		ad.rsrc_len = rsrc_len(&fp->apple);
+		if (!rc)
+			ad.rsrc_len = rsrc_len(&fp->apple);
 	}
+unlock:
+	mutex_unlock(adouble_lock(fp));
+	if (rc)
+		return rc;
 
 	/* An empty fork does not exist for Apple clients */
 	if (!ad.rsrc_len && !create && ksmbd_apple_no_empty_streams(fp))
@@ -577,8 +649,8 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 	case FILE_OVERWRITE_LE:
 	case FILE_OVERWRITE_IF_LE:
 	case FILE_SUPERSEDE_LE:
-		if (ad.rsrc_len)
-			return rsrc_truncate(fp, 0);
+		/* Emptied once the open is granted */
+		fp->apple.overwrite = true;
 	}
 	return 0;
 }
@@ -606,12 +678,14 @@ static int rsrc_write(struct ksmbd_file *fp, const char *buf, loff_t *pos,
 	if (!(fp->apple.rsrc->f_mode & FMODE_WRITE))
 		return -EACCES;
 	off = fp->apple.rsrc_off + *pos;
+	mutex_lock(adouble_lock(fp));
 	n = kernel_write(fp->apple.rsrc, buf, count, &off);
-	if (n < 0)
-		return n;
-	if (n != count)
-		return -ENOSPC;
-	return rsrc_sync_len(&fp->apple);
+	if (n >= 0 && n != count)
+		n = -ENOSPC;
+	if (n >= 0)
+		n = rsrc_sync_len(&fp->apple);
+	mutex_unlock(adouble_lock(fp));
+	return n;
 }
 
 /* ---- "._" files macOS wrote ---- */
@@ -789,9 +863,10 @@ static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
 	 */
 	if (inode_permission(idmap, d_inode(path->dentry), MAY_WRITE))
 		return;
+	mutex_lock(adouble_lock(fp));
 	filp = adouble_open(fp, path, false, true);
 	if (IS_ERR(filp))
-		return;
+		goto unlock;
 	if (adouble_failed(filp))
 		goto out;
 	if (adouble_read(filp, &ad) || !ad.finfo_len ||
@@ -849,6 +924,8 @@ fail:
 out:
 	kvfree(fi);
 	fput(filp);
+unlock:
+	mutex_unlock(adouble_lock(fp));
 }
 
 /**
@@ -926,6 +1003,52 @@ int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
 	kfree(fp->stream.name);
 	fp->stream.name = NULL;
 	fp->stream.size = 0;
+	return rc;
+}
+
+/**
+ * ksmbd_apple_stream_overwrites() - does the open of @fp overwrite data?
+ * @fp: the handle being opened
+ *
+ * Return: true if ksmbd_apple_stream_overwrite() will empty an Apple
+ * stream: the caller breaks the oplocks and leases of the file's other
+ * opens first, as for a truncating open of a file
+ */
+bool ksmbd_apple_stream_overwrites(struct ksmbd_file *fp)
+{
+	return fp->apple.overwrite;
+}
+
+/**
+ * ksmbd_apple_stream_overwrite() - empty an overwritten Apple stream
+ * @fp: the handle being opened, its open granted
+ *
+ * An OVERWRITE, OVERWRITE_IF or SUPERSEDE of AFP_AfpInfo or AFP_Resource
+ * empties the stream here, once the delete-pending state and oplocks of
+ * the file's other opens have let the open through (where the data of a
+ * file opened so is truncated), never before: an open that fails on those
+ * must leave the data of the client that holds the stream as it is. An
+ * open for attributes only empties nothing, as for a file.
+ *
+ * Return: 0 or a negative error, which fails the open
+ */
+int ksmbd_apple_stream_overwrite(struct ksmbd_file *fp)
+{
+	const struct cred *saved;
+	int rc;
+
+	if (!fp->apple.overwrite)
+		return 0;
+	fp->apple.overwrite = false;
+	if (fp->attrib_only) {
+		fp->apple.unwritten = false;
+		return 0;
+	}
+	if (fp->apple.kind == KSMBD_APPLE_RSRC)
+		return rsrc_len(&fp->apple) ? rsrc_truncate(fp, 0) : 0;
+	saved = override_creds(fp->filp->f_cred);
+	rc = afpinfo_remove(fp);
+	revert_creds(saved);
 	return rc;
 }
 
@@ -1027,9 +1150,11 @@ int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
 	int rc;
 
 	if (fp->apple.kind == KSMBD_APPLE_RSRC) {
-		if (!fp->apple.rsrc || rsrc_len(&fp->apple))
+		if (!fp->apple.rsrc)
 			return 0;
-		rc = ksmbd_vfs_unlink(fp->apple.rsrc);
+		mutex_lock(adouble_lock(fp));
+		rc = rsrc_len(&fp->apple) ? 0 : ksmbd_vfs_unlink(fp->apple.rsrc, NULL);
+		mutex_unlock(adouble_lock(fp));
 		return rc == -ENOENT ? 0 : rc;
 	}
 	saved = override_creds(fp->filp->f_cred);
@@ -1278,110 +1403,133 @@ void ksmbd_apple_dirent_meta(const struct path *path,
 		ad->no_streams = false;
 }
 
-/**
- * ksmbd_apple_unlink_fork() - remove the resource fork of a deleted file
- * @fp: the last handle of the file, just unlinked (maybe a stream's)
- *
- * The file's AppleDouble file goes with it: empty forks are not listed, so
- * the generic removal of streams would miss it.
- */
-void ksmbd_apple_unlink_fork(struct ksmbd_file *fp)
+/* Is @d, looked up in a locked directory, a "._" file ksmbd may change? */
+static bool adouble_locked_reg(struct dentry *d)
 {
-	struct dentry *dentry = fp->filp->f_path.dentry, *dir, *ad;
-	struct mnt_idmap *idmap = file_mnt_idmap(fp->filp);
-	const struct cred *saved;
+	return !IS_ERR(d) && d_is_reg(d) && !d_mountpoint(d);
+}
+
+/**
+ * ksmbd_apple_unlink_fork() - remove the resource fork of a file unlinked
+ * @share: the share of the file, or NULL
+ * @path:  the file, just unlinked by the caller
+ * @dir:   its directory, locked by the caller since before the unlink
+ *
+ * The file's "._" file goes with it, in the same locked section, so that
+ * no file created under the same name meanwhile loses its own: empty
+ * forks are not listed, so the generic removal of streams would miss it.
+ * A "._" name that is not a regular file is left alone.
+ */
+void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
+			     const struct path *path, struct dentry *dir)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	struct dentry *ad;
 	char *name;
 	int rc;
 
-	if (!apple_fp(fp) || d_is_dir(dentry))
+	/* The root of a mount has no "._" file: see adouble_dir() */
+	if (!share || !ksmbd_apple_share(share) ||
+	    path->dentry == path->mnt->mnt_root)
 		return;
-	name = adouble_name(dentry, &rc);
+	name = adouble_name(path->dentry, &rc);
 	if (!name)
 		return;
-	saved = override_creds(fp->filp->f_cred);
-	if (mnt_want_write(fp->filp->f_path.mnt))
-		goto out;
-	dir = dget_parent(dentry);
-	ad = start_removing(idmap, dir, &QSTR(name));
-	if (!IS_ERR(ad)) {
-		if (d_is_reg(ad))
-			vfs_unlink(idmap, d_inode(dir), ad, NULL);
-		end_removing(ad);
+	ad = lookup_one(idmap, &QSTR(name), dir);
+	if (adouble_locked_reg(ad)) {
+		rc = vfs_unlink(idmap, d_inode(dir), ad, NULL);
+		if (rc)
+			pr_warn_ratelimited("resource fork %s not removed: %d\n",
+					    name, rc);
 	}
-	dput(dir);
-	mnt_drop_write(fp->filp->f_path.mnt);
-out:
-	revert_creds(saved);
+	if (!IS_ERR(ad))
+		dput(ad);
 	kfree(name);
 }
 
 /**
- * ksmbd_apple_rename_start() - note where a file's resource fork is
- * @fp: handle of the file about to be renamed
- * @ar: filled in; pass to ksmbd_apple_rename_end()
+ * ksmbd_apple_rename_start() - note the resource fork of a file renamed
+ * @share: the share of the file
+ * @rd:    the rename, its directories locked and its dentries looked up
+ * @ar:    filled in; pass to ksmbd_apple_rename_end()
  */
-void ksmbd_apple_rename_start(struct ksmbd_file *fp,
+void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
+			      struct renamedata *rd,
 			      struct ksmbd_apple_rename *ar)
 {
-	struct dentry *dentry = fp->filp->f_path.dentry;
 	int rc;
 
 	ar->name = NULL;
-	if (!apple_fp(fp) || d_is_dir(dentry))
+	if (!ksmbd_apple_share(share) || d_is_dir(rd->old_dentry) ||
+	    rd->flags & RENAME_EXCHANGE)
 		return;
-	ar->name = adouble_name(dentry, &rc);
-	if (ar->name)
-		ar->dir = dget_parent(dentry);
+	ar->replaced = d_is_positive(rd->new_dentry) &&
+		       !(rd->flags & RENAME_NOREPLACE);
+	ar->name = adouble_name(rd->old_dentry, &rc);
 }
 
 /**
  * ksmbd_apple_rename_end() - move a renamed file's resource fork with it
- * @fp: handle of the file
+ * @rd: the rename, its directories still locked
  * @ar: from ksmbd_apple_rename_start()
  * @rc: result of the rename
  *
- * The AppleDouble file is renamed after the file: a crash in between
- * leaves the fork under the old name, never loses it.
+ * The "._" file is renamed after the file, in the same locked section, so
+ * that nothing can take either name in between; a crash in between
+ * leaves the fork under the old name, never loses it. The "._" file of a
+ * file the rename replaced is replaced, or removed if the renamed file
+ * has no fork; any other file of the new "._" name (one no file owned,
+ * or not a regular file) is left as it is, and so is the fork, under its
+ * old name.
  */
-void ksmbd_apple_rename_end(struct ksmbd_file *fp,
+void ksmbd_apple_rename_end(struct renamedata *rd,
 			    struct ksmbd_apple_rename *ar, int rc)
 {
-	struct dentry *dentry = fp->filp->f_path.dentry;
-	struct renamedata rd = {};
-	const struct cred *saved;
-	char *new_name;
+	struct mnt_idmap *idmap = rd->mnt_idmap;
+	struct dentry *from, *to;
+	char *new_name = NULL;
 	int err;
 
-	if (!ar->name)
-		return;
-	if (rc)
+	if (!ar->name || rc)
 		goto out;
-	new_name = adouble_name(dentry, &err);
-	if (!new_name)
-		goto out;
+	from = lookup_one(idmap, &QSTR(ar->name), rd->old_parent);
+	new_name = adouble_name(rd->old_dentry, &err);
+	to = new_name ? lookup_one(idmap, &QSTR(new_name), rd->new_parent) :
+			ERR_PTR(err);
+	if (IS_ERR(from) || IS_ERR(to)) {
+		err = IS_ERR(from) ? PTR_ERR(from) : PTR_ERR(to);
+	} else if (from == rd->old_dentry) {
+		/* Renamed to its own "._" name, where clients see "._" files */
+		err = 0;
+	} else if (!adouble_locked_reg(from)) {
+		/* No fork: the replaced file's goes with that file */
+		err = 0;
+		if (ar->replaced && adouble_locked_reg(to))
+			err = vfs_unlink(idmap, d_inode(rd->new_parent), to,
+					 NULL);
+	} else if (d_is_positive(to) &&
+		   (!ar->replaced || !adouble_locked_reg(to))) {
+		err = -EEXIST;
+	} else {
+		struct renamedata ad_rd = {
+			.mnt_idmap = idmap,
+			.old_parent = rd->old_parent,
+			.old_dentry = from,
+			.new_parent = rd->new_parent,
+			.new_dentry = to,
+		};
 
-	saved = override_creds(fp->filp->f_cred);
-	if (mnt_want_write(fp->filp->f_path.mnt))
-		goto out_creds;
-	rd.mnt_idmap = file_mnt_idmap(fp->filp);
-	rd.old_parent = ar->dir;
-	rd.new_parent = dget_parent(dentry);
-	err = start_renaming(&rd, 0, &QSTR(ar->name), &QSTR(new_name));
-	if (!err) {
-		if (d_is_reg(rd.old_dentry) && !d_is_dir(rd.new_dentry))
-			err = vfs_rename(&rd);
-		end_renaming(&rd);
+		err = vfs_rename(&ad_rd);
 	}
-	if (err && err != -ENOENT)
-		pr_warn_ratelimited("ksmbd: resource fork %s not renamed: %d\n",
+	if (err)
+		pr_warn_ratelimited("resource fork %s not renamed: %d\n",
 				    ar->name, err);
-	dput(rd.new_parent);
-	mnt_drop_write(fp->filp->f_path.mnt);
-out_creds:
-	revert_creds(saved);
-	kfree(new_name);
+	if (!IS_ERR(from))
+		dput(from);
+	if (!IS_ERR(to))
+		dput(to);
 out:
-	dput(ar->dir);
+	kfree(new_name);
 	kfree(ar->name);
 }
 
@@ -1510,8 +1658,18 @@ int ksmbd_apple_copyfile(struct ksmbd_file *src, struct ksmbd_file *dst)
 
 	saved = override_creds(dst->filp->f_cred);
 	rc = copy_stream_xattrs(src, dst);
-	if (!rc)
+	if (!rc) {
+		/* Two inodes' locks: in address order */
+		struct mutex *first = adouble_lock(src), *second = adouble_lock(dst);
+
+		if (first > second)
+			swap(first, second);
+		mutex_lock(first);
+		mutex_lock_nested(second, SINGLE_DEPTH_NESTING);
 		rc = rsrc_copy(src, dst);
+		mutex_unlock(second);
+		mutex_unlock(first);
+	}
 	revert_creds(saved);
 	return rc;
 }

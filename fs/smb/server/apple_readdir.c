@@ -99,6 +99,8 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_dirent_encode);
  * @path: the entry
  * @kst:  its attributes, from ksmbd_vfs_fill_dentry_attrs(); the Apple
  *        ones are added
+ * @level: the READDIR_ATTR the connection negotiated, KSMBD_APPLE_RDA_V1
+ *        or _V2, which the entry is encoded with
  *
  * The access is what an MxAc create context would report for the session
  * user, none if the NT ACL denies everything. FinderInfo and the resource
@@ -108,12 +110,12 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_dirent_encode);
  * is listed with no access, FinderInfo or fork.
  */
 void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
-			     struct ksmbd_kstat *kst)
+			     struct ksmbd_kstat *kst, u8 level)
 {
 	const struct path *root = &work->tcon->share_conf->vfs_path;
 	struct ksmbd_apple_dirent *ad = &kst->apple;
 
-	*ad = (struct ksmbd_apple_dirent){ .no_streams = true };
+	*ad = (struct ksmbd_apple_dirent){ .no_streams = true, .level = level };
 	if (path->mnt == root->mnt && !is_subdir(path->dentry, root->dentry))
 		return;
 	if (ksmbd_vfs_maximal_access(work->conn, path, work->sess->user->uid,

@@ -239,7 +239,7 @@ static int readdir_init(struct kunit *test)
 		return -ENOMEM;
 	c->conn->local_nls = load_nls_default();
 	c->conn->is_aapl = true;
-	c->conn->aapl_readdir_attr = true;
+	c->conn->aapl_readdir_attr = KSMBD_APPLE_RDA_V1;
 
 	memset(c->name, 'n', LONG_NAME_LEN);
 	c->d_info.name = c->name;
@@ -253,6 +253,7 @@ static int readdir_init(struct kunit *test)
 	c->kst.file_attributes = FILE_ATTRIBUTE_ARCHIVE_LE;
 	finder_info(&c->kst.apple);
 	c->kst.apple.rsrc_len = 3;
+	c->kst.apple.level = KSMBD_APPLE_RDA_V1;
 	test->priv = c;
 	return 0;
 }
@@ -372,12 +373,39 @@ static void readdir_plain_test(struct kunit *test)
 {
 	struct readdir_ctx *c = test->priv;
 
-	c->conn->aapl_readdir_attr = false;
+	c->conn->aapl_readdir_attr = KSMBD_APPLE_RDA_NONE;
 	c->conn->is_aapl = false;
+	c->kst.apple.level = KSMBD_APPLE_RDA_NONE;
 	KUNIT_ASSERT_EQ(test, populate(c, LONG_ENTRY_LEN), 0);
 	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(c->buf + APPLE_OFF, 0, APPLE_LEN),
 			    NULL);
 	KUNIT_EXPECT_EQ(test, get_unaligned_le64(c->buf + 96), 1234);
+}
+
+/*
+ * An entry is encoded as it was filled, whatever the connection negotiated
+ * since: one filled without READDIR_ATTR (its Apple fields never read) has
+ * none, and one filled with it keeps them
+ */
+static void readdir_level_test(struct kunit *test)
+{
+	struct readdir_ctx *c = test->priv;
+
+	c->conn->aapl_readdir_attr = KSMBD_APPLE_RDA_V2;
+	c->kst.apple.level = KSMBD_APPLE_RDA_NONE;
+	KUNIT_ASSERT_EQ(test, populate(c, LONG_ENTRY_LEN), 0);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(c->buf + APPLE_OFF, 0, APPLE_LEN),
+			    NULL);
+
+	memset(c->buf, 0, 2 * LONG_ENTRY_LEN);
+	c->d_info.wptr = c->buf;
+	c->d_info.data_count = 0;
+	c->conn->aapl_readdir_attr = KSMBD_APPLE_RDA_NONE;
+	c->kst.apple.level = KSMBD_APPLE_RDA_V1;
+	KUNIT_ASSERT_EQ(test, populate(c, LONG_ENTRY_LEN), 0);
+	/* ShortNameLength 24 and the fork length 3, as READDIR_ATTR V1 puts them */
+	KUNIT_EXPECT_EQ(test, c->buf[APPLE_OFF + 4], 24);
+	KUNIT_EXPECT_EQ(test, c->buf[APPLE_OFF + 6], 3);
 }
 
 static struct kunit_case apple_dirent_test_cases[] = {
@@ -398,6 +426,7 @@ static struct kunit_suite apple_dirent_test_suite = {
 
 static struct kunit_case apple_readdir_test_cases[] = {
 	KUNIT_CASE(readdir_long_name_test),
+	KUNIT_CASE(readdir_level_test),
 	KUNIT_CASE(readdir_no_room_test),
 	KUNIT_CASE(readdir_two_entries_test),
 	KUNIT_CASE(readdir_plain_test),

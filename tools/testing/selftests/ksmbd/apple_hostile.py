@@ -13,12 +13,16 @@
 import hashlib
 import os
 import pwd
+import random
+import shutil
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 from impacket.smb3structs import (
-    DELETE, FILE_CREATE, FILE_NON_DIRECTORY_FILE,
+    DELETE, FILE_CREATE, FILE_DIRECTORY_FILE, FILE_NON_DIRECTORY_FILE,
     FILE_OPEN, FILE_OPEN_IF, FILE_OVERWRITE_IF, FILE_READ_ATTRIBUTES,
     FILE_READ_DATA, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA,
     GENERIC_ALL, READ_CONTROL, WRITE_DAC)
@@ -27,16 +31,23 @@ from aapl_wire import USER, expect, status_name
 from apple_e2e import (
     AFPINFO, AFPINFO_XATTR, FILE_STREAM_INFORMATION, NTACL_XATTR, RSRC,
     SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
-    STATUS_ACCESS_DENIED, STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_ACCESS_DENIED, STATUS_OBJECT_NAME_INVALID,
+    STATUS_OBJECT_NAME_NOT_FOUND, adouble_header,
     afpinfo, apple_client, copyfile, getfacl, macos_adouble, nfs_ace,
     nfs_aces, open_file, parse_dacl, query_sd, read_stream, readdir_attr,
-    smb_status, write_stream)
+    smb_mkdir, smb_status, write_stream)
 import ksmbd_tap
 
 RUN_TAG = 'apple-hostile-%d' % os.getpid()
 FILE_SHARE_DELETE = 4
 FILE_DELETE_ON_CLOSE = 0x00001000
 STATUS_OBJECT_NAME_COLLISION = 0xC0000035
+STATUS_SHARING_VIOLATION = 0xC0000043
+STATUS_SUCCESS = 0
+FILE_RENAME_INFORMATION = 10
+FILE_LINK_INFORMATION = 11
+FILE_END_OF_FILE_INFORMATION = 20
+ADOUBLE_VISIBLE_XATTR = 'trusted.ksmbd.appledouble'
 SMB2_0_INFO_SECURITY = 3
 OWNER_SECINFO, GROUP_SECINFO, DACL_SECINFO = 1, 2, 4
 SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
@@ -419,6 +430,14 @@ def read_file(path):
         return f.read()
 
 
+def fork_held(path):
+    """The resource fork the "._" file @path holds, as its fork entry
+    says; None if the entry does not match the file's size."""
+    data = read_file(path)
+    off, length = adouble_header(path)[3][2]
+    return data[off:] if off + length == len(data) else None
+
+
 def write_fork_status(c, name, data):
     """The status of opening @name's resource fork for writing and
     writing @data at its start."""
@@ -581,6 +600,288 @@ def check_sidecar_hard_link():
         c.logoff()
 
 
+# --- Destructive opens, renames and races -----------------------------------
+
+def check_overwrite_sharing_violation():
+    """An OVERWRITE_IF of AFP_Resource or AFP_AfpInfo that loses on share
+    modes (another client holds the stream open without FILE_SHARE_WRITE)
+    fails with SHARING_VIOLATION and leaves the stream as it was, byte for
+    byte, and an open for attributes only empties nothing; once that
+    client has closed it, the same open empties it."""
+    name = RUN_TAG + '-ovw'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    path, ad = os.path.join(top, name), os.path.join(top, '._' + name)
+    fork = os.urandom(100000)
+    holder = apple_client(SHARE_TM_EXT4)
+    other = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(holder, name, b'data')
+        write_stream(holder, name + RSRC, fork)
+        write_stream(holder, name + AFPINFO, afpinfo(b'TEXTttxt'))
+        stored, before = os.getxattr(path, AFPINFO_XATTR), read_file(ad)
+        for stream in (RSRC, AFPINFO):
+            fid = open_raw(holder, name + stream, FILE_OPEN,
+                           FILE_READ_DATA | FILE_WRITE_DATA,
+                           share=FILE_SHARE_READ)
+            try:
+                status = open_status(other, name + stream, FILE_OVERWRITE_IF,
+                                     FILE_READ_DATA | FILE_WRITE_DATA)
+                expect(status == STATUS_SHARING_VIOLATION,
+                       'OVERWRITE_IF of %s held without FILE_SHARE_WRITE: %s'
+                       % (stream, status_name(status)))
+            finally:
+                holder.smb3.close(holder.tid, fid)
+            status = open_status(other, name + stream, FILE_OVERWRITE_IF,
+                                 FILE_READ_ATTRIBUTES)
+            expect(status == STATUS_SUCCESS,
+                   'OVERWRITE_IF of %s for attributes only: %s'
+                   % (stream, status_name(status)))
+        expect(read_file(ad) == before,
+               'the ._ file changed: %d bytes, were %d'
+               % (len(read_file(ad)), len(before)))
+        expect(os.getxattr(path, AFPINFO_XATTR) == stored,
+               'AFP_AfpInfo changed or went: %r' % xattrs(path))
+        expect(read_stream(other, name + RSRC) == fork,
+               'the resource fork reads back otherwise')
+        status = open_status(other, name + RSRC, FILE_OVERWRITE_IF,
+                             FILE_READ_DATA | FILE_WRITE_DATA)
+        expect(status == STATUS_SUCCESS and fork_held(ad) == b'',
+               'OVERWRITE_IF of a fork nobody holds: %s, ._ file of %d bytes'
+               % (status_name(status), len(read_file(ad))))
+    finally:
+        holder.delete(name)
+        holder.logoff()
+        other.logoff()
+
+
+def check_adouble_any_depth():
+    """On an Apple share no client opens, creates, lists or renames to a
+    "._" name at any depth, a file or a folder: they hold resource forks,
+    which ksmbd writes beneath the clients' opens. The fork itself still
+    works."""
+    name = RUN_TAG + '-deep'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    sub = os.path.join(top, name, 'sub')
+    c = apple_client(SHARE_TM_EXT4)
+    refused = (STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_NAME_NOT_FOUND)
+    try:
+        smb_mkdir(c, name)
+        smb_mkdir(c, name + '/sub')
+        write_stream(c, name + '/sub/f', b'data')
+        write_stream(c, name + '/sub/f' + RSRC, b'fork')
+        ad = os.path.join(sub, '._f')
+        before = read_file(ad)
+        for disp, access in ((FILE_OPEN, FILE_READ_DATA),
+                             (FILE_OVERWRITE_IF, FILE_WRITE_DATA)):
+            status = open_status(c, name + '/sub/._f', disp, access)
+            expect(status in refused, 'sub/._f opened (disposition %d): %s'
+                   % (disp, status_name(status)))
+        for n, opts in (('sub/._new', FILE_NON_DIRECTORY_FILE),
+                        ('._dir', FILE_DIRECTORY_FILE)):
+            status = open_status(c, name + '/' + n, FILE_CREATE,
+                                 FILE_READ_DATA, opts)
+            expect(status in refused and
+                   not os.path.lexists(os.path.join(top, name, n)),
+                   '%s created: %s' % (n, status_name(status)))
+        listed = [f.get_longname()
+                  for f in c.conn.listPath(c.share, name + '/sub/*')]
+        expect('f' in listed and '._f' not in listed,
+               'listing of sub: %r' % listed)
+        status = smb_status(lambda: c.conn.rename(c.share, name + '/sub/f',
+                                                  name + '/sub/._g'))
+        expect(status in refused and os.path.exists(os.path.join(sub, 'f'))
+               and not os.path.lexists(os.path.join(sub, '._g')),
+               'rename to sub/._g: %s' % status_name(status))
+        # Nor a hard link: a new "._" name, or one over the fork itself
+        for target, replace in (('._h', 0), ('._f', 1)):
+            status = rename_status(c, name + '/sub/f', name + '/sub/' + target,
+                                   replace, FILE_LINK_INFORMATION)
+            expect(status != STATUS_SUCCESS and
+                   os.stat(os.path.join(sub, 'f')).st_nlink == 1,
+                   'hard link to sub/%s: %s' % (target, status_name(status)))
+        expect(read_file(ad) == before, 'the ._ file changed')
+        expect(read_stream(c, name + '/sub/f' + RSRC) == b'fork',
+               'the fork reads back otherwise')
+        # Only the administrator's "visible" on the share root shows them
+        for value, shown in ((b'Visible', False), (b'visible ', False),
+                             (b'visible', True)):
+            os.setxattr(top, ADOUBLE_VISIBLE_XATTR, value)
+            status = open_status(c, name + '/sub/._f', FILE_OPEN,
+                                 FILE_READ_DATA)
+            expect((status == STATUS_SUCCESS) == shown,
+                   'with %s %r, sub/._f opens with %s'
+                   % (ADOUBLE_VISIBLE_XATTR, value, status_name(status)))
+        os.removexattr(top, ADOUBLE_VISIBLE_XATTR)
+        status = open_status(c, name + '/sub/._f', FILE_OPEN, FILE_READ_DATA)
+        expect(status in refused, 'sub/._f opens once %s is removed: %s'
+               % (ADOUBLE_VISIBLE_XATTR, status_name(status)))
+    finally:
+        try:
+            os.removexattr(top, ADOUBLE_VISIBLE_XATTR)
+        except OSError:
+            pass
+        shutil.rmtree(os.path.join(top, name), ignore_errors=True)
+        c.logoff()
+
+
+def rename_status(c, old, new, replace, info_class=FILE_RENAME_INFORMATION):
+    """The status of renaming @old to @new (or, with FILE_LINK_INFORMATION,
+    of linking it there) with ReplaceIfExists @replace."""
+    def rename():
+        fid = open_raw(c, old, FILE_OPEN, DELETE | FILE_READ_ATTRIBUTES)
+        try:
+            n16 = new.replace('/', '\\').encode('utf-16-le')
+            info = struct.pack('<B7xQI', replace, 0, len(n16)) + n16
+            c.smb3.setInfo(c.tid, fid, info, infoType=1,
+                           fileInfoClass=info_class)
+        finally:
+            c.smb3.close(c.tid, fid)
+    return smb_status(rename)
+
+
+def check_rename_adouble():
+    """A rename takes the file's fork with it and never replaces a "._"
+    file the client did not ask to replace: a no-replace rename leaves one
+    a local user left under the new name (the fork stays under the old
+    one); a rename over a file replaces that file's fork, or removes it if
+    the renamed file has none, so that it does not become the renamed
+    file's; a "._" name that is not a regular file (a FIFO) is left."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    a, b = RUN_TAG + '-rn-a', RUN_TAG + '-rn-b'
+    ad_a, ad_b = os.path.join(top, '._' + a), os.path.join(top, '._' + b)
+    c = apple_client(SHARE_TM_EXT4)
+
+    def reset():
+        for n in (a, b, '._' + a, '._' + b):
+            remove(os.path.join(top, n))
+
+    try:
+        # No-replace, onto a name whose "._" file a local user left
+        write_stream(c, a, b'a')
+        write_stream(c, a + RSRC, b'fork-a')
+        plant(ad_b, b'local data')
+        ino = os.stat(ad_b).st_ino
+        status = rename_status(c, a, b, 0)
+        expect(status == STATUS_SUCCESS, 'no-replace rename: %s'
+               % status_name(status))
+        expect(read_file(ad_b) == b'local data' and
+               os.stat(ad_b).st_ino == ino,
+               'a no-replace rename replaced the ._ file under the new name')
+        expect(fork_held(ad_a) == b'fork-a',
+               'the fork left under the old name is not intact')
+        reset()
+
+        # Over a file with a fork, from one without
+        write_stream(c, a, b'a')
+        write_stream(c, b, b'b')
+        write_stream(c, b + RSRC, b'fork-b')
+        status = rename_status(c, a, b, 1)
+        status2 = open_status(c, b + RSRC, FILE_OPEN, FILE_READ_DATA)
+        expect(status == STATUS_SUCCESS and not os.path.lexists(ad_b) and
+               status2 == STATUS_OBJECT_NAME_NOT_FOUND,
+               'rename over a file: %s; the replaced file\'s fork: %s, '
+               'opens with %s' % (status_name(status),
+                                  'kept' if os.path.lexists(ad_b) else 'gone',
+                                  status_name(status2)))
+        reset()
+
+        # Over a file with a fork, from one with a fork
+        write_stream(c, a, b'a')
+        write_stream(c, a + RSRC, b'fork-a')
+        write_stream(c, b, b'b')
+        write_stream(c, b + RSRC, b'fork-b')
+        status = rename_status(c, a, b, 1)
+        expect(status == STATUS_SUCCESS and not os.path.lexists(ad_a) and
+               read_stream(c, b + RSRC) == b'fork-a',
+               'rename of a fork over a fork: %s' % status_name(status))
+        reset()
+
+        # Over a file whose "._" name is a FIFO
+        write_stream(c, a, b'a')
+        write_stream(c, a + RSRC, b'fork-a')
+        write_stream(c, b, b'b')
+        os.mkfifo(ad_b)
+        status = rename_status(c, a, b, 1)
+        expect(status == STATUS_SUCCESS and
+               os.path.exists(ad_b) and not os.path.isfile(ad_b) and
+               fork_held(ad_a) == b'fork-a',
+               'rename over a file whose ._ name is a FIFO: %s'
+               % status_name(status))
+    finally:
+        reset()
+        c.logoff()
+
+
+def check_fork_race(seconds=8, seed=None):
+    """Two clients writing and cutting one resource fork at once, each
+    through its own handle, leave it consistent: the fork entry's length
+    in the "._" file is the file's size less the header, and the fork a
+    third client reads is what the server holds."""
+    seed = random.randrange(1 << 30) if seed is None else seed
+    print('# seed %d' % seed)
+    name = RUN_TAG + '-race'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    ad = os.path.join(top, '._' + name)
+    clients = [apple_client(SHARE_TM_EXT4) for _ in range(2)]
+    errors = []
+    try:
+        write_stream(clients[0], name, b'data')
+        write_stream(clients[0], name + RSRC, b'x' * 4096)
+
+        def run(c, rng, writer):
+            try:
+                fid = open_raw(c, name + RSRC, FILE_OPEN,
+                               FILE_READ_DATA | FILE_WRITE_DATA)
+            except Exception as e:          # reported below
+                errors.append('open: %r' % e)
+                return
+            try:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    off = rng.randrange(0, 1 << 18)
+                    if writer:
+                        c.smb3.writeFile(c.tid, fid,
+                                         bytes([rng.randrange(256)]) * 4096,
+                                         off)
+                    else:
+                        c.smb3.setInfo(c.tid, fid, struct.pack('<Q', off),
+                                       infoType=1,
+                                       fileInfoClass=FILE_END_OF_FILE_INFORMATION)
+            except Exception as e:          # reported below
+                errors.append('%s: %r' % ('writer' if writer else 'cutter', e))
+            finally:
+                c.smb3.close(c.tid, fid)
+
+        threads = [threading.Thread(target=run,
+                                    args=(c, random.Random(seed + i), i == 0))
+                   for i, c in enumerate(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expect(not errors, 'a client failed: %s' % errors)
+        magic, _, _, entries = adouble_header(ad)
+        off, length = entries[2]
+        size = os.path.getsize(ad)
+        expect(magic == 0x00051607 and off + length == size,
+               'the fork entry says %d bytes at %d, the ._ file holds %d'
+               % (length, off, size))
+        with open(ad, 'rb') as f:
+            f.seek(off)
+            held = f.read()
+        third = apple_client(SHARE_TM_EXT4)
+        try:
+            got = read_stream(third, name + RSRC) if held else b''
+        finally:
+            third.logoff()
+        expect(got == held, 'a client reads %d bytes of fork, the server '
+               'holds %d' % (len(got), len(held)))
+    finally:
+        clients[0].delete(name)
+        for c in clients:
+            c.logoff()
+
+
 CHECKS = [
     ('NFS ACEs: a mode ACE sent with the owner and group keeps the POSIX '
      'ACL', lambda: check_nfs_chmod_with_owner(SHARE_TM_EXT4)),
@@ -603,6 +904,14 @@ CHECKS = [
      check_sidecar_hard_link),
     ('failed FILE_CREATE of AFP_AfpInfo deletes nothing on its close',
      check_afpinfo_create_collision),
+    ('OVERWRITE_IF that loses on share modes leaves the fork and '
+     'AFP_AfpInfo intact', check_overwrite_sharing_violation),
+    ('._ names refused at any depth: no open, create, listing or rename',
+     check_adouble_any_depth),
+    ('rename: the fork moves, and no ._ file is replaced unasked',
+     check_rename_adouble),
+    ('two clients writing and cutting one fork leave it consistent',
+     check_fork_race),
     # Last: on a kernel with the bug, it takes the server down
     ('failed AFP_Resource open closed beside a delete-on-close stream',
      check_rsrc_open_failed_close),

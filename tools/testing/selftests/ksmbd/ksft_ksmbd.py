@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, 'expected')
 FRUIT_SUITES = os.path.join(HERE, 'fruit-suites.sh')
 TAP_TESTS = ['aapl_wire.py', 'apple_e2e.py', 'apple_hostile.py',
-             'bonjour.py']
+             'apple_hammer.py', 'bonjour.py']
 RESULTS_DIR = os.environ.get('RESULTS_DIR', '/tmp/ksmbd-selftest')
 SUITES_TIMEOUT = 1800
 SCRIPT_TIMEOUT = 1200
@@ -190,11 +190,17 @@ def parse_tap(stem):
 # the administrator's setting on ksmbd, the share root's trusted xattr.
 TM_LIMIT = (os.environ.get('LOCALDIR', '/srv/tm'),
             'trusted.ksmbd.time_machine_max_size', b'32K')
+# smbtorture's AppleDouble conversion tests write "._" files over SMB,
+# which Samba's selftest allows them ("fruit:veto_appledouble = no"): the
+# administrator's setting on ksmbd, the share root's trusted xattr. The
+# shares on /srv/ext4, which apple_hostile.py uses, hide them (the default).
+ADOUBLE_VISIBLE = (TM_LIMIT[0], 'trusted.ksmbd.appledouble', b'visible')
 
 
 def runs():
     """(source, its results as run_streamed() yields them), in order."""
     os.setxattr(*TM_LIMIT)
+    os.setxattr(*ADOUBLE_VISIBLE)
     yield 'smbtorture', run_streamed(
         [FRUIT_SUITES], os.path.join(RESULTS_DIR, 'fruit.txt'),
         SUITES_TIMEOUT, parse_fruit)
