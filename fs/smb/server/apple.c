@@ -17,6 +17,8 @@
 
 #include "glob.h"
 #include "apple.h"
+#include "ksmbd_work.h"
+#include "mgmt/user_session.h"
 #include "oplock.h"
 #include "smb2pdu.h"
 
@@ -180,9 +182,64 @@ VISIBLE_IF_KUNIT unsigned int ksmbd_aapl_build_rsp(char *buf,
 }
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_build_rsp);
 
+/*
+ * Record that the client negotiated AAPL (and, unless @rda is
+ * KSMBD_APPLE_RDA_NONE, which READDIR_ATTR) on @conn and on every other
+ * channel of @sess: a multichannel client negotiates on one channel and
+ * sends its requests on all of them, and an Apple client's request must
+ * not turn into a Windows client's on another channel (a copyfile without
+ * chunks would copy nothing). The session keeps the state for channels
+ * that bind later (ksmbd_apple_channel_joined()). chann_lock orders this
+ * against a channel joining: it reads the session's state under the lock
+ * held for writing. Read locklessly by the connections' other requests.
+ */
+static void aapl_publish(struct ksmbd_session *sess, struct ksmbd_conn *conn,
+			 u8 rda)
+{
+	struct channel *chann;
+	unsigned long index;
+
+	WRITE_ONCE(conn->is_aapl, true);
+	if (rda != KSMBD_APPLE_RDA_NONE)
+		WRITE_ONCE(conn->aapl_readdir_attr, rda);
+	if (!sess)
+		return;
+
+	down_read(&sess->chann_lock);
+	WRITE_ONCE(sess->is_aapl, true);
+	if (rda != KSMBD_APPLE_RDA_NONE)
+		WRITE_ONCE(sess->aapl_readdir_attr, rda);
+	xa_for_each(&sess->ksmbd_chann_list, index, chann) {
+		WRITE_ONCE(chann->conn->is_aapl, true);
+		if (rda != KSMBD_APPLE_RDA_NONE)
+			WRITE_ONCE(chann->conn->aapl_readdir_attr, rda);
+	}
+	up_read(&sess->chann_lock);
+}
+
+/**
+ * ksmbd_apple_channel_joined() - give a new channel its session's AAPL state
+ * @sess: the session, its chann_lock held for writing by the caller
+ * @conn: the connection that just became a channel of @sess
+ *
+ * A channel that binds to a session on which the client negotiated AAPL
+ * is an Apple client's channel from its first request.
+ */
+void ksmbd_apple_channel_joined(struct ksmbd_session *sess,
+				struct ksmbd_conn *conn)
+{
+	lockdep_assert_held_write(&sess->chann_lock);
+	if (READ_ONCE(sess->is_aapl))
+		WRITE_ONCE(conn->is_aapl, true);
+	if (READ_ONCE(sess->aapl_readdir_attr) != KSMBD_APPLE_RDA_NONE)
+		WRITE_ONCE(conn->aapl_readdir_attr,
+			   READ_ONCE(sess->aapl_readdir_attr));
+}
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_channel_joined);
+
 /**
  * ksmbd_apple_parse_create() - handle the AAPL context of a CREATE request
- * @conn:  connection the request arrived on
+ * @work:  the CREATE, on its connection and session
  * @share: share of the tree connection
  * @req:   the CREATE request
  * @ao:    per-CREATE AAPL state, zero-initialised by the caller
@@ -192,12 +249,13 @@ EXPORT_SYMBOL_IF_KUNIT(ksmbd_aapl_build_rsp);
  * extensions a context that is not a well-formed server query fails the
  * create with STATUS_INVALID_PARAMETER, as Samba's vfs_fruit does; other
  * shares ignore it, as Windows ignores unknown contexts. A well-formed
- * query marks @conn as an Apple connection on any share, and on a share
- * with the Apple extensions asks for a reply.
+ * query marks the connection, and every channel of its session, as an
+ * Apple client's on any share (see aapl_publish()), and on a share with
+ * the Apple extensions asks for a reply.
  *
  * Return: 0, or -EINVAL to fail the CREATE
  */
-int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
+int ksmbd_apple_parse_create(struct ksmbd_work *work,
 			     struct ksmbd_share_config *share,
 			     struct smb2_create_req *req,
 			     struct ksmbd_apple_open *ao)
@@ -210,23 +268,25 @@ int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
 	if (rc)
 		return ksmbd_apple_share(share) ? rc : 0;
 
-	WRITE_ONCE(conn->is_aapl, true);
+	aapl_publish(work->sess, work->conn, KSMBD_APPLE_RDA_NONE);
 	ao->reply = ksmbd_apple_share(share);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_parse_create);
 
 /**
  * ksmbd_apple_create_rsp() - append the AAPL reply to a CREATE response
- * @conn:  connection the request arrived on
+ * @work:  the CREATE, on its connection and session
  * @share: share of the tree connection
  * @ao:    per-CREATE AAPL state from ksmbd_apple_parse_create()
  * @buf:   where the create context goes, AAPL_RSP_MAX_SIZE bytes
  *
- * Records on @conn whether directory listings use READDIR_ATTR entries.
+ * Records on the connection, and every channel of its session, whether
+ * directory listings use READDIR_ATTR entries.
  *
  * Return: the size of the context written, 0 if none is owed
  */
-unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
+unsigned int ksmbd_apple_create_rsp(struct ksmbd_work *work,
 				    struct ksmbd_share_config *share,
 				    struct ksmbd_apple_open *ao, char *buf)
 {
@@ -237,14 +297,14 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
 
 	ksmbd_aapl_negotiate(&ao->query, ksmbd_apple_share(share), aapl_model,
 			     &reply);
-	/* Read locklessly by listings on the connection's other requests */
 	if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR_V2)
-		WRITE_ONCE(conn->aapl_readdir_attr, KSMBD_APPLE_RDA_V2);
+		aapl_publish(work->sess, work->conn, KSMBD_APPLE_RDA_V2);
 	else if (reply.server_caps & SMB2_CRTCTX_AAPL_SUPPORTS_READ_DIR_ATTR)
-		WRITE_ONCE(conn->aapl_readdir_attr, KSMBD_APPLE_RDA_V1);
+		aapl_publish(work->sess, work->conn, KSMBD_APPLE_RDA_V1);
 
 	return ksmbd_aapl_build_rsp(buf, &reply);
 }
+EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_create_rsp);
 
 /**
  * ksmbd_aapl_model_len() - how much of a model string is sent to clients

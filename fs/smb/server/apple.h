@@ -25,6 +25,7 @@ struct path;
 struct smb2_create_req;
 struct smb_ntsd;
 struct ksmbd_share_config_response;
+struct ksmbd_session;
 struct ksmbd_work;
 
 /**
@@ -246,13 +247,15 @@ static inline struct file *ksmbd_apple_data_file(struct ksmbd_file *fp)
 	return fp->apple.rsrc ?: fp->filp;
 }
 
-int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
+int ksmbd_apple_parse_create(struct ksmbd_work *work,
 			     struct ksmbd_share_config *share,
 			     struct smb2_create_req *req,
 			     struct ksmbd_apple_open *ao);
-unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
+unsigned int ksmbd_apple_create_rsp(struct ksmbd_work *work,
 				    struct ksmbd_share_config *share,
 				    struct ksmbd_apple_open *ao, char *buf);
+void ksmbd_apple_channel_joined(struct ksmbd_session *sess,
+				struct ksmbd_conn *conn);
 void ksmbd_apple_set_model(const char *model, size_t size);
 int ksmbd_apple_nfs_aces_add(struct smb_ntsd *sd, unsigned int *len,
 			     size_t room, umode_t mode, u32 uid, u32 gid);
@@ -427,7 +430,7 @@ static inline void ksmbd_apple_rename_end(struct renamedata *rd,
 {
 }
 
-static inline int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
+static inline int ksmbd_apple_parse_create(struct ksmbd_work *work,
 					   struct ksmbd_share_config *share,
 					   struct smb2_create_req *req,
 					   struct ksmbd_apple_open *ao)
@@ -435,12 +438,17 @@ static inline int ksmbd_apple_parse_create(struct ksmbd_conn *conn,
 	return 0;
 }
 
-static inline unsigned int ksmbd_apple_create_rsp(struct ksmbd_conn *conn,
+static inline unsigned int ksmbd_apple_create_rsp(struct ksmbd_work *work,
 						  struct ksmbd_share_config *share,
 						  struct ksmbd_apple_open *ao,
 						  char *buf)
 {
 	return 0;
+}
+
+static inline void ksmbd_apple_channel_joined(struct ksmbd_session *sess,
+					      struct ksmbd_conn *conn)
+{
 }
 
 static inline void ksmbd_apple_set_model(const char *model, size_t size)

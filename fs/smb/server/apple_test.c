@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * KUnit tests for the AAPL create context: request parsing, the
- * negotiation decision and the reply encoding.
+ * negotiation decision, the reply encoding, and the state it leaves on
+ * the channels of a session.
  *
  * Every buffer handed to the code under test is allocated at its exact
  * size, so that KASAN reports any read or write past its end.
@@ -11,6 +12,9 @@
 #include <linux/unaligned.h>
 
 #include "apple.h"
+#include "ksmbd_work.h"
+#include "mgmt/share_config.h"
+#include "mgmt/user_session.h"
 #include "smb2pdu.h"
 
 #define CAPS_ALL	(SMB2_CRTCTX_AAPL_SERVER_CAPS | \
@@ -526,6 +530,97 @@ static void aapl_macos_round_trip_test(struct kunit *test)
 	KUNIT_EXPECT_MEMEQ(test, buf + 64, "M\0a\0c\0S\0a\0m\0b\0a\0", 16);
 }
 
+/* ---- AAPL state across the channels of a session ---- */
+
+static struct ksmbd_conn *channel_add(struct kunit *test,
+				      struct ksmbd_session *sess)
+{
+	struct ksmbd_conn *conn = kunit_kzalloc(test, sizeof(*conn),
+						GFP_KERNEL);
+	struct channel *chann = kunit_kzalloc(test, sizeof(*chann),
+					      GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, conn);
+	KUNIT_ASSERT_NOT_NULL(test, chann);
+	chann->conn = conn;
+	KUNIT_ASSERT_EQ(test, xa_err(xa_store(&sess->ksmbd_chann_list,
+					      (long)conn, chann, GFP_KERNEL)), 0);
+	return conn;
+}
+
+static void channel_join(struct kunit *test, struct ksmbd_session *sess,
+			 struct ksmbd_conn *conn)
+{
+	down_write(&sess->chann_lock);
+	ksmbd_apple_channel_joined(sess, conn);
+	up_write(&sess->chann_lock);
+}
+
+/*
+ * macOS negotiates AAPL on one channel of a multichannel session: every
+ * channel, those already bound and one that binds later, is an Apple
+ * client's with READDIR_ATTR V2; a channel of another session is not.
+ */
+static void aapl_channels_test(struct kunit *test)
+{
+	struct ksmbd_session *sess = kunit_kzalloc(test, sizeof(*sess),
+						   GFP_KERNEL);
+	struct ksmbd_session *other = kunit_kzalloc(test, sizeof(*other),
+						    GFP_KERNEL);
+	struct ksmbd_share_config *share = kunit_kzalloc(test, sizeof(*share),
+							 GFP_KERNEL);
+	struct ksmbd_work *work = kunit_kzalloc(test, sizeof(*work),
+						GFP_KERNEL);
+	struct smb2_create_req *req = kunit_kzalloc(test, CTX_OFF +
+						    sizeof(macos_aapl_ctx),
+						    GFP_KERNEL);
+	char *buf = kunit_kzalloc(test, AAPL_RSP_MAX_SIZE, GFP_KERNEL);
+	struct ksmbd_conn *first, *second, *late, *stranger;
+	struct ksmbd_apple_open ao = {};
+
+	KUNIT_ASSERT_NOT_NULL(test, sess);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	KUNIT_ASSERT_NOT_NULL(test, share);
+	KUNIT_ASSERT_NOT_NULL(test, work);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	init_rwsem(&sess->chann_lock);
+	xa_init(&sess->ksmbd_chann_list);
+	init_rwsem(&other->chann_lock);
+	xa_init(&other->ksmbd_chann_list);
+	share->flags = KSMBD_SHARE_FLAG_TIME_MACHINE;
+	memcpy((u8 *)req + CTX_OFF, macos_aapl_ctx, sizeof(macos_aapl_ctx));
+	req->CreateContextsOffset = cpu_to_le32(CTX_OFF);
+	req->CreateContextsLength = cpu_to_le32(sizeof(macos_aapl_ctx));
+
+	first = channel_add(test, sess);
+	second = channel_add(test, sess);
+	stranger = channel_add(test, other);
+	work->conn = second;
+	work->sess = sess;
+
+	KUNIT_ASSERT_EQ(test, ksmbd_apple_parse_create(work, share, req, &ao), 0);
+	KUNIT_EXPECT_TRUE(test, ao.reply);
+	KUNIT_EXPECT_TRUE(test, first->is_aapl);
+	KUNIT_EXPECT_TRUE(test, second->is_aapl);
+	KUNIT_EXPECT_GT(test, ksmbd_apple_create_rsp(work, share, &ao, buf), 0);
+	KUNIT_EXPECT_EQ(test, first->aapl_readdir_attr, KSMBD_APPLE_RDA_V2);
+	KUNIT_EXPECT_EQ(test, second->aapl_readdir_attr, KSMBD_APPLE_RDA_V2);
+
+	late = kunit_kzalloc(test, sizeof(*late), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, late);
+	channel_join(test, sess, late);
+	KUNIT_EXPECT_TRUE(test, late->is_aapl);
+	KUNIT_EXPECT_EQ(test, late->aapl_readdir_attr, KSMBD_APPLE_RDA_V2);
+
+	channel_join(test, other, stranger);
+	KUNIT_EXPECT_FALSE(test, stranger->is_aapl);
+	KUNIT_EXPECT_EQ(test, stranger->aapl_readdir_attr, KSMBD_APPLE_RDA_NONE);
+
+	xa_destroy(&sess->ksmbd_chann_list);
+	xa_destroy(&other->ksmbd_chann_list);
+}
+
 /* ---- ksmbd_aapl_model_len(): the model cut at a character ---- */
 
 struct model_case {
@@ -578,6 +673,7 @@ static struct kunit_case ksmbd_aapl_test_cases[] = {
 	KUNIT_CASE_PARAM(aapl_negotiate_test, negotiate_gen_params),
 	KUNIT_CASE_PARAM(aapl_build_rsp_test, build_gen_params),
 	KUNIT_CASE(aapl_macos_round_trip_test),
+	KUNIT_CASE(aapl_channels_test),
 	KUNIT_CASE_PARAM(aapl_model_len_test, model_gen_params),
 	{}
 };

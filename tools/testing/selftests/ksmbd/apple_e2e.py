@@ -867,7 +867,8 @@ def dh2c_ctx(file_id, guid):
     return (b'DH2C', struct.pack('<16s16sI', file_id, guid, 0))
 
 
-def raw_create(c, name, contexts, access, disposition, share):
+def raw_create(c, name, contexts, access, disposition, share,
+               options=FILE_NON_DIRECTORY_FILE):
     """A CREATE with the given (name, data) contexts; the handle stays
     open. Returns (status, file id, {context name: data})."""
     req = SMB2Create()
@@ -877,7 +878,7 @@ def raw_create(c, name, contexts, access, disposition, share):
     req['FileAttributes'] = 0
     req['ShareAccess'] = share
     req['CreateDisposition'] = disposition
-    req['CreateOptions'] = FILE_NON_DIRECTORY_FILE
+    req['CreateOptions'] = options
     name_bytes = name.encode('utf-16-le')
     req['NameLength'] = len(name_bytes)
     fixed = SMB2_HEADER_LEN + CREATE_REQ_FIXED_LEN

@@ -29,7 +29,7 @@ from impacket.smb3structs import (
 from aapl_wire import expect, status_name
 from apple_e2e import (
     AFPINFO, RSRC, SHARE_PATH, SHARE_TM_EXT4, adouble_header, afpinfo,
-    apple_client, readdir_attr, smb_mkdir)
+    apple_client, copyfile, readdir_attr, smb_mkdir)
 import ksmbd_tap
 
 FILE_SHARE_DELETE = 4
@@ -161,11 +161,9 @@ class Hammer:
                 c.tid, fid, info, infoType=1,
                 fileInfoClass=FILE_RENAME_INFORMATION))
         elif op == 9:
-            # Not copyfile yet: a whole-file copy between two random handles
-            # got STATUS_UNEXPECTED_IO_ERROR once in 2 (HAMMER_SEED=896799674),
-            # not understood yet; until it is, this would fail at random.
-            self.call('stream list', lambda: c.smb3.queryInfo(
-                c.tid, fid, infoType=1, fileInfoClass=FILE_STREAM_INFORMATION))
+            # macOS's whole-file copy, between two of the handles held
+            dst = rng.choice(held)
+            self.call('copyfile', lambda: copyfile(c, fid, dst))
         elif op == 10:
             self.call('READDIR_ATTR listing', lambda: readdir_attr(c, self.d))
         else:

@@ -29,13 +29,13 @@ from impacket.smb3structs import (
 
 from aapl_wire import USER, expect, status_name
 from apple_e2e import (
-    AFPINFO, AFPINFO_XATTR, FILE_STREAM_INFORMATION, NTACL_XATTR, RSRC,
-    SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
+    AFPINFO, AFPINFO_XATTR, FILE_STREAM_INFORMATION, LEASE_RWH, NTACL_XATTR,
+    RSRC, SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
     STATUS_ACCESS_DENIED, STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND, adouble_header,
-    afpinfo, apple_client, copyfile, getfacl, macos_adouble, nfs_ace,
-    nfs_aces, open_file, parse_dacl, query_sd, read_stream, readdir_attr,
-    smb_mkdir, smb_status, write_stream)
+    afpinfo, apple_client, copyfile, getfacl, lease_ctx, macos_adouble,
+    nfs_ace, nfs_aces, open_file, parse_dacl, query_sd, raw_create,
+    read_stream, readdir_attr, smb_mkdir, smb_status, write_stream)
 import ksmbd_tap
 
 RUN_TAG = 'apple-hostile-%d' % os.getpid()
@@ -43,6 +43,7 @@ FILE_SHARE_DELETE = 4
 FILE_DELETE_ON_CLOSE = 0x00001000
 STATUS_OBJECT_NAME_COLLISION = 0xC0000035
 STATUS_SHARING_VIOLATION = 0xC0000043
+STATUS_FILE_CLOSED = 0xC0000128
 STATUS_SUCCESS = 0
 FILE_RENAME_INFORMATION = 10
 FILE_LINK_INFORMATION = 11
@@ -129,6 +130,18 @@ def open_status(c, name, disposition, access, options=FILE_NON_DIRECTORY_FILE):
                                                     access, options)))
     for f in fid:
         c.smb3.close(c.tid, f)
+    return status
+
+
+def lease_open_status(c, name, disposition, options=FILE_NON_DIRECTORY_FILE):
+    """The status of an open for reading and writing with an R|W|H lease;
+    a handle it gets is closed at once."""
+    lease = lease_ctx(os.urandom(16), LEASE_RWH)
+    status, fid, _ = raw_create(c, name, [lease],
+                                FILE_READ_DATA | FILE_WRITE_DATA, disposition,
+                                SHARE_ALL, options)
+    if fid is not None:
+        c.smb3.close(c.tid, fid)
     return status
 
 
@@ -376,6 +389,43 @@ def check_root_copyfile_no_escape():
     finally:
         remove(planted)
         c.delete(name)
+        c.logoff()
+
+
+def check_copyfile_removed_stream():
+    """A whole-file copy from a handle of a named stream that another
+    handle has removed since gets STATUS_FILE_CLOSED, as a READ of that
+    handle does, not an I/O error; the destination keeps its data."""
+    name, dst_name = RUN_TAG + '-cp-gone', RUN_TAG + '-cp-dst'
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, b'data')
+        write_stream(c, name + ':s1', b'stream data')
+        write_stream(c, dst_name, b'destination')
+        src = open_raw(c, name + ':s1', FILE_OPEN, FILE_READ_DATA)
+        dst = open_raw(c, dst_name, FILE_OPEN,
+                       FILE_READ_DATA | FILE_WRITE_DATA)
+        try:
+            doomed = open_raw(c, name + ':s1', FILE_OPEN, DELETE,
+                              FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE)
+            c.smb3.close(c.tid, doomed)
+            read = smb_status(lambda: c.smb3.read(c.tid, src, 0, 100))
+            status = smb_status(lambda: copyfile(c, src, dst))
+            expect(read == STATUS_FILE_CLOSED and
+                   status == STATUS_FILE_CLOSED,
+                   'READ of the removed stream: %s, copyfile from it: %s'
+                   % (status_name(read), status_name(status)))
+        finally:
+            for fid in (src, dst):
+                try:
+                    c.smb3.close(c.tid, fid)
+                except KeyError:    # impacket files handles by name
+                    pass
+        expect(read_stream(c, dst_name) == b'destination',
+               'the destination changed')
+    finally:
+        c.delete(name)
+        c.delete(dst_name)
         c.logoff()
 
 
@@ -629,6 +679,11 @@ def check_overwrite_sharing_violation():
                 expect(status == STATUS_SHARING_VIOLATION,
                        'OVERWRITE_IF of %s held without FILE_SHARE_WRITE: %s'
                        % (stream, status_name(status)))
+                status = lease_open_status(other, name + stream,
+                                           FILE_OVERWRITE_IF)
+                expect(status == STATUS_SHARING_VIOLATION,
+                       'OVERWRITE_IF with a lease of %s held without '
+                       'FILE_SHARE_WRITE: %s' % (stream, status_name(status)))
             finally:
                 holder.smb3.close(holder.tid, fid)
             status = open_status(other, name + stream, FILE_OVERWRITE_IF,
@@ -650,6 +705,46 @@ def check_overwrite_sharing_violation():
                % (status_name(status), len(read_file(ad))))
     finally:
         holder.delete(name)
+        holder.logoff()
+        other.logoff()
+
+
+def check_folder_afpinfo_sharing_violation():
+    """A folder's AFP_AfpInfo held without FILE_SHARE_WRITE: another
+    client's OVERWRITE_IF of it, with a lease or without, fails with
+    SHARING_VIOLATION and leaves the Finder info where it is."""
+    name = RUN_TAG + '-ovwdir'
+    path = os.path.join(SHARE_PATH[SHARE_TM_EXT4], name)
+    holder = apple_client(SHARE_TM_EXT4)
+    other = apple_client(SHARE_TM_EXT4)
+    try:
+        smb_mkdir(holder, name)
+        fid = open_raw(holder, name + AFPINFO, FILE_OPEN_IF,
+                       FILE_READ_DATA | FILE_WRITE_DATA, options=0)
+        holder.smb3.writeFile(holder.tid, fid, afpinfo(b'\0' * 8 +
+                                                       b'\1' * 8), 0)
+        holder.smb3.close(holder.tid, fid)
+        stored = os.getxattr(path, AFPINFO_XATTR)
+        fid = open_raw(holder, name + AFPINFO, FILE_OPEN,
+                       FILE_READ_DATA | FILE_WRITE_DATA, options=0,
+                       share=FILE_SHARE_READ)
+        try:
+            status = open_status(other, name + AFPINFO, FILE_OVERWRITE_IF,
+                                 FILE_READ_DATA | FILE_WRITE_DATA, options=0)
+            expect(status == STATUS_SHARING_VIOLATION,
+                   'OVERWRITE_IF of a folder\'s AFP_AfpInfo held without '
+                   'FILE_SHARE_WRITE: %s' % status_name(status))
+            status = lease_open_status(other, name + AFPINFO,
+                                       FILE_OVERWRITE_IF, options=0)
+            expect(status == STATUS_SHARING_VIOLATION,
+                   'the same with a lease: %s' % status_name(status))
+        finally:
+            holder.smb3.close(holder.tid, fid)
+        expect(AFPINFO_XATTR in os.listxattr(path) and
+               os.getxattr(path, AFPINFO_XATTR) == stored,
+               'the folder\'s AFP_AfpInfo changed or went: %r' % xattrs(path))
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
         holder.logoff()
         other.logoff()
 
@@ -745,7 +840,8 @@ def check_rename_adouble():
     a local user left under the new name (the fork stays under the old
     one); a rename over a file replaces that file's fork, or removes it if
     the renamed file has none, so that it does not become the renamed
-    file's; a "._" name that is not a regular file (a FIFO) is left."""
+    file's; a "._" name that is not a regular file (a FIFO) is left. A
+    hard link that replaces a file removes that file's fork."""
     top = SHARE_PATH[SHARE_TM_EXT4]
     a, b = RUN_TAG + '-rn-a', RUN_TAG + '-rn-b'
     ad_a, ad_b = os.path.join(top, '._' + a), os.path.join(top, '._' + b)
@@ -807,6 +903,20 @@ def check_rename_adouble():
                fork_held(ad_a) == b'fork-a',
                'rename over a file whose ._ name is a FIFO: %s'
                % status_name(status))
+        reset()
+
+        # A hard link over a file with a fork: that fork goes with it
+        write_stream(c, a, b'a')
+        write_stream(c, b, b'b')
+        write_stream(c, b + RSRC, b'fork-b')
+        status = rename_status(c, a, b, 1, FILE_LINK_INFORMATION)
+        status2 = open_status(c, b + RSRC, FILE_OPEN, FILE_READ_DATA)
+        expect(status == STATUS_SUCCESS and not os.path.lexists(ad_b) and
+               status2 == STATUS_OBJECT_NAME_NOT_FOUND,
+               'link over a file: %s; the replaced file\'s fork: %s, '
+               'opens with %s' % (status_name(status),
+                                  'kept' if os.path.lexists(ad_b) else 'gone',
+                                  status_name(status2)))
     finally:
         reset()
         c.logoff()
@@ -892,6 +1002,8 @@ CHECKS = [
      'the share alone', check_root_afpinfo_no_escape),
     ('share root: copyfile onto the root writes nothing above the share',
      check_root_copyfile_no_escape),
+    ('copyfile from a stream removed under its handle: FILE_CLOSED, as '
+     'READ', check_copyfile_removed_stream),
     ('share root: READDIR_ATTR ".." reads nothing above the share',
      check_root_readdir_dotdot),
     ('._ file: one the user may not write is not written, nor converted',
@@ -906,9 +1018,12 @@ CHECKS = [
      check_afpinfo_create_collision),
     ('OVERWRITE_IF that loses on share modes leaves the fork and '
      'AFP_AfpInfo intact', check_overwrite_sharing_violation),
+    ('OVERWRITE_IF of a folder\'s AFP_AfpInfo that loses on share modes '
+     'leaves it intact', check_folder_afpinfo_sharing_violation),
     ('._ names refused at any depth: no open, create, listing or rename',
      check_adouble_any_depth),
-    ('rename: the fork moves, and no ._ file is replaced unasked',
+    ('rename: the fork moves, and no ._ file is replaced unasked; a link '
+     'takes the replaced file\'s fork',
      check_rename_adouble),
     ('two clients writing and cutting one fork leave it consistent',
      check_fork_race),

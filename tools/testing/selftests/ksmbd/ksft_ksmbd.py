@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, 'expected')
 FRUIT_SUITES = os.path.join(HERE, 'fruit-suites.sh')
 TAP_TESTS = ['aapl_wire.py', 'apple_e2e.py', 'apple_hostile.py',
-             'apple_hammer.py', 'bonjour.py']
+             'apple_hammer.py', 'bonjour.py', 'share_modes.py']
 RESULTS_DIR = os.environ.get('RESULTS_DIR', '/tmp/ksmbd-selftest')
 SUITES_TIMEOUT = 1800
 SCRIPT_TIMEOUT = 1200
