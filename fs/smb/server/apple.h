@@ -224,6 +224,11 @@ bool ksmbd_apple_rsrc_blank(const u8 *fork, size_t len);
 bool ksmbd_apple_adouble_path(const char *path, size_t len);
 bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
 			size_t len);
+bool ksmbd_apple_dirent_removable(struct ksmbd_share_config *share,
+				  const char *name, int namlen,
+				  unsigned int d_type);
+void ksmbd_apple_rmdir_orphans(struct ksmbd_share_config *share,
+			       const struct path *path);
 
 /**
  * ksmbd_apple_stream() - is @fp an AFP_AfpInfo or AFP_Resource handle?
@@ -267,7 +272,7 @@ int ksmbd_apple_nfs_set_attrs(const struct path *path, struct smb_ntsd *sd,
 int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
 			   struct ksmbd_apple_fs_size *sz);
 void ksmbd_apple_tm_free(struct ksmbd_share_config *share);
-int ksmbd_apple_fullfsync(struct file *filp);
+int ksmbd_apple_fullfsync(struct ksmbd_file *fp);
 int ksmbd_apple_copyfile(struct ksmbd_file *src, struct ksmbd_file *dst);
 void ksmbd_apple_stream_wire_name(struct ksmbd_file *fp, char **name);
 void ksmbd_apple_convert(struct ksmbd_file *fp);
@@ -397,6 +402,18 @@ static inline void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
 {
 }
 
+static inline bool ksmbd_apple_dirent_removable(struct ksmbd_share_config *share,
+						const char *name, int namlen,
+						unsigned int d_type)
+{
+	return false;
+}
+
+static inline void ksmbd_apple_rmdir_orphans(struct ksmbd_share_config *share,
+					     const struct path *path)
+{
+}
+
 static inline void ksmbd_apple_dirent_fill(struct ksmbd_work *work,
 					   const struct path *path,
 					   struct ksmbd_kstat *kst, u8 level)
@@ -488,7 +505,7 @@ static inline int ksmbd_apple_tm_fs_size(struct ksmbd_share_config *share,
 	return -ENOENT;
 }
 
-static inline int ksmbd_apple_fullfsync(struct file *filp)
+static inline int ksmbd_apple_fullfsync(struct ksmbd_file *fp)
 {
 	return 0;
 }

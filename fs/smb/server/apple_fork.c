@@ -1409,6 +1409,133 @@ static bool adouble_locked_reg(struct dentry *d)
 	return !IS_ERR(d) && d_is_reg(d) && !d_mountpoint(d);
 }
 
+/*
+ * The "._" files of a folder being removed, read a batch at a time: the
+ * folder is removed only if it holds nothing else, so each of them is the
+ * fork of a file no longer there, which no client sees (see
+ * ksmbd_apple_vetoed()).
+ */
+#define ORPHANS_BATCH	32
+
+struct adouble_orphans {
+	struct dir_context ctx;
+	struct ksmbd_share_config *share;
+	char (*names)[NAME_MAX + 1];
+	unsigned int count;
+	bool other;
+};
+
+static bool adouble_orphan_actor(struct dir_context *ctx, const char *name,
+				 int namlen, loff_t offset, u64 ino,
+				 unsigned int d_type)
+{
+	struct adouble_orphans *o = container_of(ctx, struct adouble_orphans,
+						 ctx);
+
+	if (name_is_dot_dotdot(name, namlen))
+		return true;
+	if (!ksmbd_apple_dirent_removable(o->share, name, namlen, d_type)) {
+		o->other = true;
+		return false;
+	}
+	if (namlen > NAME_MAX)
+		return false;
+	memcpy(o->names[o->count], name, namlen);
+	o->names[o->count][namlen] = '\0';
+	return ++o->count < ORPHANS_BATCH;
+}
+
+/**
+ * ksmbd_apple_dirent_removable() - does a folder's removal take this entry?
+ * @share:  the share of the folder
+ * @name:   the entry's name, not NUL-terminated
+ * @namlen: its length
+ * @d_type: its type, as the directory lists it
+ *
+ * A regular "._" file hidden from the clients of an Apple share does not
+ * keep its folder from being removed (ksmbd_apple_rmdir_orphans() removes
+ * it first), as it does not on Samba's vfs_fruit: otherwise a folder that
+ * a Mac sees empty cannot be deleted. Any other entry, a "._" name that is
+ * not a regular file among them, keeps the folder.
+ *
+ * Return: true if the entry goes with its folder
+ */
+bool ksmbd_apple_dirent_removable(struct ksmbd_share_config *share,
+				  const char *name, int namlen,
+				  unsigned int d_type)
+{
+	return share && d_type == DT_REG && namlen > 2 &&
+		!memchr(name, '/', namlen) &&
+		ksmbd_apple_vetoed(share, name, namlen);
+}
+
+/**
+ * ksmbd_apple_rmdir_orphans() - remove the "._" files of a folder to remove
+ * @share: the share of the folder, or NULL
+ * @path:  the folder, whose removal its handle's close is about to do
+ *
+ * Runs with the credentials of the session that removes the folder, so
+ * that the folder is read only if it may read it and vfs_unlink() checks
+ * its right to remove each file. Nothing is removed unless the
+ * folder holds only "._" files (ksmbd_apple_dirent_removable()), each
+ * removed with the folder locked, and only while no file has the name it
+ * would be the fork of. The work is bounded by the folder's size: a batch
+ * that removes nothing ends it.
+ */
+void ksmbd_apple_rmdir_orphans(struct ksmbd_share_config *share,
+			       const struct path *path)
+{
+	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
+	struct inode *dir = d_inode(path->dentry);
+	struct adouble_orphans o = {
+		.ctx.actor = adouble_orphan_actor,
+		.share = share,
+	};
+	struct dentry *ad, *data;
+	struct file *filp;
+	unsigned int i, removed;
+
+	if (!share || !ksmbd_apple_share(share) ||
+	    inode_permission(idmap, dir, MAY_READ))
+		return;
+	o.names = kmalloc_array(ORPHANS_BATCH, sizeof(*o.names),
+				KSMBD_DEFAULT_GFP);
+	if (!o.names)
+		return;
+	do {
+		filp = dentry_open(path, O_RDONLY | O_DIRECTORY, current_cred());
+		if (IS_ERR(filp))
+			break;
+		o.count = 0;
+		o.other = false;
+		o.ctx.pos = 0;
+		iterate_dir(filp, &o.ctx);
+		fput(filp);
+		if (o.other || !o.count)
+			break;
+
+		removed = 0;
+		inode_lock_nested(dir, I_MUTEX_PARENT);
+		for (i = 0; i < o.count; i++) {
+			data = lookup_one(idmap, &QSTR(o.names[i] + 2),
+					  path->dentry);
+			if (IS_ERR(data))
+				continue;
+			ad = d_is_negative(data) ?
+				lookup_one(idmap, &QSTR(o.names[i]), path->dentry) :
+				ERR_PTR(-EEXIST);
+			dput(data);
+			if (adouble_locked_reg(ad) &&
+			    !vfs_unlink(idmap, dir, ad, NULL))
+				removed++;
+			if (!IS_ERR(ad))
+				dput(ad);
+		}
+		inode_unlock(dir);
+	} while (removed);
+	kfree(o.names);
+}
+
 /**
  * ksmbd_apple_unlink_fork() - remove the resource fork of a file unlinked
  * @share: the share of the file, or NULL

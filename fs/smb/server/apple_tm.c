@@ -806,7 +806,7 @@ void ksmbd_apple_tm_free(struct ksmbd_share_config *share)
 
 /**
  * ksmbd_apple_fullfsync() - complete an F_FULLFSYNC flush
- * @filp: the file, already fsynced
+ * @fp: the handle, its data (ksmbd_apple_data_file()) already fsynced
  *
  * macOS sends an SMB2 FLUSH with Reserved1 = 0xFFFF for F_FULLFSYNC,
  * which asks that the file be on permanent storage when the call
@@ -815,25 +815,31 @@ void ksmbd_apple_tm_free(struct ksmbd_share_config *share)
  * so that a file created since the last sync (a new band) is found after
  * a crash, and flushes the volatile write cache of the filesystem's
  * block device, which fsync does not do on a filesystem mounted without
- * barriers.
+ * barriers. The share root has no directory to sync within the share: its
+ * own fsync was all there was to do, and nothing above the share is
+ * opened.
  *
  * Return: 0 or a negative error
  */
-int ksmbd_apple_fullfsync(struct file *filp)
+int ksmbd_apple_fullfsync(struct ksmbd_file *fp)
 {
+	struct file *filp = ksmbd_apple_data_file(fp);
 	struct super_block *sb = file_inode(filp)->i_sb;
 	struct path parent;
 	struct file *dir;
-	int rc;
+	int rc = 0;
 
-	parent.mnt = filp->f_path.mnt;
-	parent.dentry = dget_parent(filp->f_path.dentry);
-	dir = dentry_open(&parent, O_RDONLY | O_DIRECTORY, current_cred());
-	dput(parent.dentry);
-	if (IS_ERR(dir))
-		return PTR_ERR(dir);
-	rc = vfs_fsync(dir, 0);
-	fput(dir);
+	if (filp->f_path.dentry != fp->share_conf->vfs_path.dentry) {
+		parent.mnt = filp->f_path.mnt;
+		parent.dentry = dget_parent(filp->f_path.dentry);
+		dir = dentry_open(&parent, O_RDONLY | O_DIRECTORY,
+				  current_cred());
+		dput(parent.dentry);
+		if (IS_ERR(dir))
+			return PTR_ERR(dir);
+		rc = vfs_fsync(dir, 0);
+		fput(dir);
+	}
 	if (!rc && sb->s_bdev)
 		rc = blkdev_issue_flush(sb->s_bdev);
 	return rc;

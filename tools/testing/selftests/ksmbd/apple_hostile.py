@@ -10,6 +10,7 @@
 # the shares of ksmbd.conf, like apple_e2e.py, whose helpers it uses.
 # Output is TAP.
 
+import ctypes
 import hashlib
 import os
 import pwd
@@ -27,15 +28,15 @@ from impacket.smb3structs import (
     FILE_READ_DATA, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA,
     GENERIC_ALL, READ_CONTROL, WRITE_DAC)
 
-from aapl_wire import USER, expect, status_name
+from aapl_wire import USER, Client, expect, status_name
 from apple_e2e import (
-    AFPINFO, AFPINFO_XATTR, FILE_STREAM_INFORMATION, LEASE_RWH, NTACL_XATTR,
-    RSRC, SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
+    AFPINFO, AFPINFO_XATTR, FILE_STREAM_INFORMATION, IN_OPEN, LEASE_RWH,
+    NTACL_XATTR, RSRC, SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
     STATUS_ACCESS_DENIED, STATUS_OBJECT_NAME_INVALID,
-    STATUS_OBJECT_NAME_NOT_FOUND, adouble_header,
-    afpinfo, apple_client, copyfile, getfacl, lease_ctx, macos_adouble,
-    nfs_ace, nfs_aces, open_file, parse_dacl, query_sd, raw_create,
-    read_stream, readdir_attr, smb_mkdir, smb_status, write_stream)
+    STATUS_OBJECT_NAME_NOT_FOUND, adouble_header, afpinfo, apple_client,
+    copyfile, flush, getfacl, lease_ctx, macos_adouble, nfs_ace, nfs_aces,
+    open_file, parse_dacl, query_sd, raw_create, read_stream, readdir_attr,
+    smb_mkdir, smb_status, write_stream)
 import ksmbd_tap
 
 RUN_TAG = 'apple-hostile-%d' % os.getpid()
@@ -44,6 +45,9 @@ FILE_DELETE_ON_CLOSE = 0x00001000
 STATUS_OBJECT_NAME_COLLISION = 0xC0000035
 STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_FILE_CLOSED = 0xC0000128
+STATUS_DIRECTORY_NOT_EMPTY = 0xC0000101
+FILE_DISPOSITION_INFORMATION = 13
+SHARE_EXT4 = 'ext4'            # /srv/ext4 without the Apple extensions
 STATUS_SUCCESS = 0
 FILE_RENAME_INFORMATION = 10
 FILE_LINK_INFORMATION = 11
@@ -389,6 +393,51 @@ def check_root_copyfile_no_escape():
     finally:
         remove(planted)
         c.delete(name)
+        c.logoff()
+
+
+def self_opens(fd):
+    """How many inotify events on @fd are opens of a watched directory
+    itself (no name: not an entry opened inside it)."""
+    n = 0
+    while True:
+        try:
+            buf = os.read(fd, 65536)
+        except BlockingIOError:
+            return n
+        pos = 0
+        while pos < len(buf):
+            _, mask, _, length = struct.unpack_from('iIII', buf, pos)
+            if mask & IN_OPEN and not length:
+                n += 1
+            pos += 16 + length
+
+
+def check_root_fullfsync_no_escape():
+    """An F_FULLFSYNC flush of the share root's handle flushes the disk and
+    opens nothing above the share (the directory of a file is synced with
+    it; the share root's would be outside the share)."""
+    above, _ = outside(SHARE_TM_ACL)
+    c = apple_client(SHARE_TM_ACL)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK)
+    expect(fd >= 0, 'inotify_init1 failed')
+    try:
+        expect(libc.inotify_add_watch(fd, os.fsencode(above), IN_OPEN) >= 0,
+               'inotify_add_watch %s failed' % above)
+        fid = open_raw(c, '', FILE_OPEN, FILE_READ_DATA | FILE_WRITE_DATA,
+                       options=0)
+        try:
+            self_opens(fd)
+            status = flush(c, fid, 0xFFFF)
+            opens = self_opens(fd)
+        finally:
+            c.smb3.close(c.tid, fid)
+        expect(status == STATUS_SUCCESS and not opens,
+               'FULLFSYNC of the share root: %s, %d opens of %s'
+               % (status_name(status), opens, above))
+    finally:
+        os.close(fd)
         c.logoff()
 
 
@@ -922,6 +971,69 @@ def check_rename_adouble():
         c.logoff()
 
 
+def dispose_status(c, name):
+    """The status of marking the folder @name for deletion (set
+    FileDispositionInformation on a handle opened for DELETE)."""
+    def dispose():
+        fid = open_raw(c, name, FILE_OPEN, DELETE | FILE_READ_ATTRIBUTES,
+                       FILE_DIRECTORY_FILE)
+        try:
+            c.smb3.setInfo(c.tid, fid, b'\x01', infoType=1,
+                           fileInfoClass=FILE_DISPOSITION_INFORMATION)
+        finally:
+            c.smb3.close(c.tid, fid)
+    return smb_status(dispose)
+
+
+def check_rmdir_orphans():
+    """A folder that holds only "._" files (forks of files gone, which no
+    client of the Apple share sees) is deleted with them, as on Samba's
+    vfs_fruit, by a disposition or a delete-on-close open; one that also
+    holds a "._" FIFO keeps everything and is not empty, and so is a
+    folder with a "._" file on a share without the Apple extensions,
+    where clients see it."""
+    # /srv/ext4: the "._" files of /srv/tm are made visible for smbtorture
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    names = [RUN_TAG + '-rmdir-%d' % i for i in range(4)]
+    c = apple_client(SHARE_TM_EXT4)
+    plain = Client(SHARE_EXT4)
+    try:
+        for n in names:
+            os.mkdir(os.path.join(top, n))
+            os.chown(os.path.join(top, n), *tuser_ids())
+            for i in range(40):     # more than one batch
+                plant(os.path.join(top, n, '._f%d' % i), b'orphan %d' % i)
+        os.mkfifo(os.path.join(top, names[1], '._fifo'))
+
+        status = dispose_status(c, names[0])
+        expect(status == STATUS_SUCCESS and
+               not os.path.lexists(os.path.join(top, names[0])),
+               'folder of orphan ._ files: %s, %s' % (
+                   status_name(status),
+                   'gone' if not os.path.lexists(os.path.join(top, names[0]))
+                   else 'still there with %r' % sorted(
+                       os.listdir(os.path.join(top, names[0])))[:3]))
+        status = dispose_status(c, names[1])
+        left = sorted(os.listdir(os.path.join(top, names[1])))
+        expect(status == STATUS_DIRECTORY_NOT_EMPTY and len(left) == 41,
+               'folder with a ._ FIFO: %s, %d entries left of 41'
+               % (status_name(status), len(left)))
+        c.conn.deleteDirectory(SHARE_TM_EXT4, names[2])
+        expect(not os.path.lexists(os.path.join(top, names[2])),
+               'delete-on-close open of a folder of orphan ._ files: the '
+               'folder is still there')
+        status = dispose_status(plain, names[3])
+        expect(status == STATUS_DIRECTORY_NOT_EMPTY and
+               len(os.listdir(os.path.join(top, names[3]))) == 40,
+               'folder of ._ files on a share without the Apple extensions: '
+               '%s' % status_name(status))
+    finally:
+        for n in names:
+            shutil.rmtree(os.path.join(top, n), ignore_errors=True)
+        c.logoff()
+        plain.logoff()
+
+
 def check_fork_race(seconds=8, seed=None):
     """Two clients writing and cutting one resource fork at once, each
     through its own handle, leave it consistent: the fork entry's length
@@ -1002,6 +1114,8 @@ CHECKS = [
      'the share alone', check_root_afpinfo_no_escape),
     ('share root: copyfile onto the root writes nothing above the share',
      check_root_copyfile_no_escape),
+    ('share root: F_FULLFSYNC opens nothing above the share',
+     check_root_fullfsync_no_escape),
     ('copyfile from a stream removed under its handle: FILE_CLOSED, as '
      'READ', check_copyfile_removed_stream),
     ('share root: READDIR_ATTR ".." reads nothing above the share',
@@ -1025,6 +1139,8 @@ CHECKS = [
     ('rename: the fork moves, and no ._ file is replaced unasked; a link '
      'takes the replaced file\'s fork',
      check_rename_adouble),
+    ('folder of orphan ._ files deleted with them; not with a FIFO, nor on '
+     'a plain share', check_rmdir_orphans),
     ('two clients writing and cutting one fork leave it consistent',
      check_fork_race),
     # Last: on a kernel with the bug, it takes the server down
