@@ -916,19 +916,22 @@ def check_rename_adouble():
                'the fork left under the old name is not intact')
         reset()
 
-        # Over a file with a fork, from one without
-        write_stream(c, a, b'a')
-        write_stream(c, b, b'b')
-        write_stream(c, b + RSRC, b'fork-b')
-        status = rename_status(c, a, b, 1)
-        status2 = open_status(c, b + RSRC, FILE_OPEN, FILE_READ_DATA)
-        expect(status == STATUS_SUCCESS and not os.path.lexists(ad_b) and
-               status2 == STATUS_OBJECT_NAME_NOT_FOUND,
-               'rename over a file: %s; the replaced file\'s fork: %s, '
-               'opens with %s' % (status_name(status),
-                                  'kept' if os.path.lexists(ad_b) else 'gone',
-                                  status_name(status2)))
-        reset()
+        # Over a file with a fork, from one without, by a rename or a hard
+        # link: the replaced file's fork goes with it
+        for info_class, what in ((FILE_RENAME_INFORMATION, 'rename'),
+                                 (FILE_LINK_INFORMATION, 'link')):
+            write_stream(c, a, b'a')
+            write_stream(c, b, b'b')
+            write_stream(c, b + RSRC, b'fork-b')
+            status = rename_status(c, a, b, 1, info_class)
+            status2 = open_status(c, b + RSRC, FILE_OPEN, FILE_READ_DATA)
+            expect(status == STATUS_SUCCESS and not os.path.lexists(ad_b) and
+                   status2 == STATUS_OBJECT_NAME_NOT_FOUND,
+                   '%s over a file: %s; the replaced file\'s fork: %s, '
+                   'opens with %s' % (what, status_name(status),
+                                      'kept' if os.path.lexists(ad_b)
+                                      else 'gone', status_name(status2)))
+            reset()
 
         # Over a file with a fork, from one with a fork
         write_stream(c, a, b'a')
@@ -952,20 +955,6 @@ def check_rename_adouble():
                fork_held(ad_a) == b'fork-a',
                'rename over a file whose ._ name is a FIFO: %s'
                % status_name(status))
-        reset()
-
-        # A hard link over a file with a fork: that fork goes with it
-        write_stream(c, a, b'a')
-        write_stream(c, b, b'b')
-        write_stream(c, b + RSRC, b'fork-b')
-        status = rename_status(c, a, b, 1, FILE_LINK_INFORMATION)
-        status2 = open_status(c, b + RSRC, FILE_OPEN, FILE_READ_DATA)
-        expect(status == STATUS_SUCCESS and not os.path.lexists(ad_b) and
-               status2 == STATUS_OBJECT_NAME_NOT_FOUND,
-               'link over a file: %s; the replaced file\'s fork: %s, '
-               'opens with %s' % (status_name(status),
-                                  'kept' if os.path.lexists(ad_b) else 'gone',
-                                  status_name(status2)))
     finally:
         reset()
         c.logoff()
