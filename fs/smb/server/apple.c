@@ -228,12 +228,14 @@ static void aapl_publish(struct ksmbd_session *sess, struct ksmbd_conn *conn,
 void ksmbd_apple_channel_joined(struct ksmbd_session *sess,
 				struct ksmbd_conn *conn)
 {
+	u8 rda;
+
 	lockdep_assert_held_write(&sess->chann_lock);
 	if (READ_ONCE(sess->is_aapl))
 		WRITE_ONCE(conn->is_aapl, true);
-	if (READ_ONCE(sess->aapl_readdir_attr) != KSMBD_APPLE_RDA_NONE)
-		WRITE_ONCE(conn->aapl_readdir_attr,
-			   READ_ONCE(sess->aapl_readdir_attr));
+	rda = READ_ONCE(sess->aapl_readdir_attr);
+	if (rda != KSMBD_APPLE_RDA_NONE)
+		WRITE_ONCE(conn->aapl_readdir_attr, rda);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_channel_joined);
 

@@ -44,6 +44,7 @@
 
 #include "glob.h"
 #include "apple.h"
+#include "apple_fork.h"
 #include "vfs.h"
 #include "vfs_cache.h"
 #include "xattr.h"
@@ -52,26 +53,8 @@
 #include "mgmt/share_config.h"
 
 #define NETATALK_METADATA	"user.org.netatalk.Metadata"
-#define AFPINFO_XATTR		"user.DosStream.AFP_AfpInfo:$DATA"
 #define RSRC_XATTR		"user.DosStream.AFP_Resource:$DATA"
-#define AD_HEADER_MAX		1024
 #define RSRC_MAX_LEN		U32_MAX
-/* Set by the administrator: clients of the share see its "._" files */
-#define ADOUBLE_VISIBLE_XATTR	"trusted.ksmbd.appledouble"
-#define ADOUBLE_VISIBLE		"visible"
-
-static bool apple_fp(struct ksmbd_file *fp)
-{
-	return fp->share_conf && ksmbd_apple_share(fp->share_conf);
-}
-
-/* The lock of the "._" file of the file @fp is a handle of */
-static struct mutex *adouble_lock(struct ksmbd_file *fp)
-{
-	return &fp->f_ci->m_apple_lock;
-}
-
-static void adouble_convert(const struct path *path, struct ksmbd_file *fp);
 
 /* ---- AFP_AfpInfo ---- */
 
@@ -97,12 +80,20 @@ static bool afpinfo_netatalk(struct mnt_idmap *idmap, struct dentry *dentry,
 	return found;
 }
 
-/*
- * The AFP_AfpInfo of a file, from its stream xattr @name or from netatalk's
- * metadata. Return: true if it has one.
+/**
+ * ksmbd_apple_afpinfo_get() - read the AFP_AfpInfo of a file
+ * @idmap: idmap of the file's mount
+ * @dentry: the file
+ * @name: its stream xattr
+ * @blob: gets the 60 bytes of AFP_AfpInfo
+ *
+ * The AFP_AfpInfo of a file, from its stream xattr @name or from
+ * netatalk's metadata.
+ *
+ * Return: true if it has one
  */
-static bool afpinfo_get(struct mnt_idmap *idmap, struct dentry *dentry,
-			char *name, u8 *blob)
+bool ksmbd_apple_afpinfo_get(struct mnt_idmap *idmap, struct dentry *dentry,
+			     char *name, u8 *blob)
 {
 	char *val = NULL;
 	ssize_t len;
@@ -141,11 +132,11 @@ static int afpinfo_open(const struct path *path, struct ksmbd_file *fp)
 	u8 blob[KSMBD_AFP_INFO_SIZE];
 	bool present;
 
-	adouble_convert(path, fp);
+	ksmbd_apple_convert_at(path, fp);
 	/* Take the stored name's case, for later reads and writes */
 	ksmbd_vfs_casexattr_len(idmap, path->dentry, fp->stream.name,
 				fp->stream.size, fp->stream.name);
-	present = afpinfo_get(idmap, path->dentry, fp->stream.name, blob);
+	present = ksmbd_apple_afpinfo_get(idmap, path->dentry, fp->stream.name, blob);
 
 	switch (fp->cdoption) {
 	case FILE_OPEN_LE:
@@ -181,8 +172,8 @@ static ssize_t afpinfo_read(struct ksmbd_file *fp, char *buf, loff_t *pos,
 
 	if (!n)
 		return 0;
-	if (!afpinfo_get(file_mnt_idmap(fp->filp), fp->filp->f_path.dentry,
-			 fp->stream.name, blob)) {
+	if (!ksmbd_apple_afpinfo_get(file_mnt_idmap(fp->filp), fp->filp->f_path.dentry,
+				     fp->stream.name, blob)) {
 		if (!fp->apple.unwritten)
 			return 0;
 		ksmbd_apple_afpinfo_init(blob);
@@ -215,297 +206,29 @@ static loff_t afpinfo_size(struct ksmbd_file *fp)
 	u8 blob[KSMBD_AFP_INFO_SIZE];
 
 	if (fp->apple.unwritten ||
-	    afpinfo_get(file_mnt_idmap(fp->filp), fp->filp->f_path.dentry,
-			fp->stream.name, blob))
+	    ksmbd_apple_afpinfo_get(file_mnt_idmap(fp->filp), fp->filp->f_path.dentry,
+				    fp->stream.name, blob))
 		return KSMBD_AFP_INFO_SIZE;
 	return 0;
 }
 
 /* ---- AFP_Resource ---- */
 
-/* "._<name of @dentry>", or NULL with *err set */
-static char *adouble_name(struct dentry *dentry, int *err)
-{
-	struct name_snapshot snap;
-	char *name;
-
-	take_dentry_name_snapshot(&snap, dentry);
-	if (snap.name.len + 2 > NAME_MAX) {
-		*err = -ENAMETOOLONG;
-		name = NULL;
-	} else {
-		name = kasprintf(KSMBD_DEFAULT_GFP, "._%s", snap.name.name);
-		*err = name ? 0 : -ENOMEM;
-	}
-	release_dentry_name_snapshot(&snap);
-	return name;
-}
-
-/**
- * ksmbd_apple_vetoed() - is a name a "._" file no client of a share sees?
- * @share: the share
- * @name:  a path beneath its root, or the name of a directory entry, not
- *         necessarily NUL-terminated
- * @len:   its length
- *
- * On a share with the Apple extensions no client opens, creates, lists or
- * renames to a path with a component that starts with "._" (see
- * ksmbd_apple_adouble_path()): ksmbd writes those files beneath the opens
- * of the files they belong to. As Samba's fruit:veto_appledouble = no,
- * the administrator lets clients see them by setting the xattr
- * trusted.ksmbd.appledouble of the share's root to "visible", which no
- * client can set; any other value, or one that cannot be read, hides them.
- *
- * Return: true if @name is refused
- */
-bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
-			size_t len)
-{
-	char val[sizeof(ADOUBLE_VISIBLE)];
-	ssize_t n;
-
-	if (!ksmbd_apple_share(share) || !ksmbd_apple_adouble_path(name, len))
-		return false;
-	scoped_with_kernel_creds()
-		n = vfs_getxattr(mnt_idmap(share->vfs_path.mnt),
-				 share->vfs_path.dentry, ADOUBLE_VISIBLE_XATTR,
-				 val, sizeof(val));
-	return n != strlen(ADOUBLE_VISIBLE) ||
-		memcmp(val, ADOUBLE_VISIBLE, n);
-}
-
-/*
- * The directory that holds the AppleDouble file of the file at @path, on a
- * share of @fp, with a reference; NULL if the file has none. Only a regular
- * file has one, and only one whose directory is beneath the share root:
- * the share root and directories have none (their "._" file would be in
- * the directory above them, for the share root outside the share), nor
- * has the root of a mount.
- */
-static struct dentry *adouble_dir(struct ksmbd_file *fp,
-				  const struct path *path)
-{
-	const struct path *root = &fp->share_conf->vfs_path;
-	struct dentry *dir;
-
-	if (!d_is_reg(path->dentry) || path->dentry == path->mnt->mnt_root)
-		return NULL;
-	dir = dget_parent(path->dentry);
-	/* In a mount beneath the share, the file's mount holds its parent */
-	if (path->mnt == root->mnt && !is_subdir(dir, root->dentry)) {
-		dput(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-/*
- * "._" files are looked up, opened and created only by the three helpers
- * below, in a directory adouble_dir() gave (beneath the share root), with
- * the permissions of the current user, the session user: the lookup
- * checks that the user may search the directory, follows no symlink and
- * takes only a regular file with one link that nothing is mounted on; an
- * open checks that the user may read it, and write it if it is opened for
- * writing; a file is created as a file created over SMB would be, with
- * the share's create mask, owner and inherited ACLs.
- */
-static struct dentry *sidecar_lookup(const struct path *dir, char *name)
-{
-	struct dentry *d;
-
-	d = lookup_one_unlocked(mnt_idmap(dir->mnt), &QSTR(name), dir->dentry);
-	if (IS_ERR(d))
-		return d;
-	if (d_is_negative(d)) {
-		dput(d);
-		return ERR_PTR(-ENOENT);
-	}
-	if (!d_is_reg(d) || d_mountpoint(d) || d_inode(d)->i_nlink != 1) {
-		dput(d);
-		return ERR_PTR(-EINVAL);
-	}
-	return d;
-}
-
-static struct file *sidecar_open(const struct path *dir, struct dentry *d,
-				 bool rdwr)
-{
-	struct path ad = { .mnt = dir->mnt, .dentry = d };
-	int rc;
-
-	rc = inode_permission(mnt_idmap(dir->mnt), d_inode(d),
-			      MAY_READ | (rdwr ? MAY_WRITE : 0));
-	if (rc)
-		return ERR_PTR(rc);
-	return dentry_open(&ad, (rdwr ? O_RDWR : O_RDONLY) | O_LARGEFILE,
-			   current_cred());
-}
-
-/*
- * Create "._" @name in @dir for the file @file, unless it exists: -ENOENT
- * if @file is no longer @name less its "._" in @dir (it was renamed or
- * removed since @name was made), which the directory's lock then tells
- * for sure, so that no fork is created under a name its file left.
- */
-static int sidecar_create(struct ksmbd_file *fp, const struct path *dir,
-			  struct dentry *file, char *name)
-{
-	struct ksmbd_share_config *share = fp->share_conf;
-	struct mnt_idmap *idmap = mnt_idmap(dir->mnt);
-	struct path path = { .mnt = dir->mnt };
-	struct dentry *dentry;
-	int rc;
-
-	rc = mnt_want_write(dir->mnt);
-	if (rc)
-		return rc;
-	dentry = start_creating(idmap, dir->dentry, &QSTR(name));
-	if (IS_ERR(dentry)) {
-		rc = PTR_ERR(dentry);
-		goto out;
-	}
-	if (file->d_parent != dir->dentry || d_unhashed(file) ||
-	    file->d_name.len != strlen(name) - 2 ||
-	    memcmp(file->d_name.name, name + 2, file->d_name.len)) {
-		rc = -ENOENT;
-	} else if (d_really_is_negative(dentry)) {
-		umode_t mode = d_inode(file)->i_mode & 0666;
-
-		rc = vfs_create(idmap, dentry,
-				S_IFREG | share_config_create_mode(share, mode),
-				NULL);
-		if (!rc) {
-			ksmbd_vfs_inherit_owner(share, d_inode(dir->dentry),
-						d_inode(dentry));
-			path.dentry = dget(dentry);
-		}
-	} else {
-		rc = -EEXIST;
-	}
-	end_creating(dentry);
-	if (path.dentry) {
-		ksmbd_vfs_inherit_posix_acl(idmap, &path, d_inode(dir->dentry));
-		if (fp->conn &&
-		    test_share_config_flag(share, KSMBD_SHARE_FLAG_ACL_XATTR))
-			smb_inherit_dacl(fp->conn, &path,
-					 from_kuid(&init_user_ns, current_fsuid()),
-					 from_kgid(&init_user_ns, current_fsgid()));
-		dput(path.dentry);
-	}
-out:
-	mnt_drop_write(dir->mnt);
-	return rc == -EEXIST ? 0 : rc;
-}
-
-/*
- * Open the AppleDouble file of the file at @path, on a share of @fp;
- * create it if @create. -ENOENT for a file that has no AppleDouble file
- * (see adouble_dir()) or one without it; -EINVAL if "._<name>" is not a
- * regular file; see sidecar_lookup() for what else is refused.
- */
-static struct file *adouble_open(struct ksmbd_file *fp,
-				 const struct path *path, bool create,
-				 bool rdwr)
-{
-	struct file *filp;
-	struct dentry *ad;
-	struct path dir;
-	char *name;
-	int rc;
-
-	dir.dentry = adouble_dir(fp, path);
-	if (!dir.dentry)
-		return ERR_PTR(-ENOENT);
-	dir.mnt = path->mnt;
-	name = adouble_name(path->dentry, &rc);
-	if (!name) {
-		filp = ERR_PTR(rc);
-		goto out;
-	}
-
-	if (create) {
-		rc = sidecar_create(fp, &dir, path->dentry, name);
-		if (rc) {
-			filp = ERR_PTR(rc);
-			goto out;
-		}
-	}
-	ad = sidecar_lookup(&dir, name);
-	if (IS_ERR(ad)) {
-		filp = ERR_CAST(ad);
-		goto out;
-	}
-	filp = sidecar_open(&dir, ad, rdwr);
-	dput(ad);
-out:
-	dput(dir.dentry);
-	kfree(name);
-	return filp;
-}
-
-/*
- * Find the fork in the open AppleDouble file @filp; give an empty one a
- * header. Return: 0, -ENODATA if it is empty and read-only, -EIO if it is
- * not an AppleDouble file with a resource fork, or another error
- */
-static int adouble_read(struct file *filp, struct ksmbd_apple_adouble *ad)
-{
-	loff_t size = i_size_read(file_inode(filp)), pos = 0;
-	u8 *buf;
-	ssize_t n;
-	int rc;
-
-	buf = kmalloc(AD_HEADER_MAX, KSMBD_DEFAULT_GFP);
-	if (!buf)
-		return -ENOMEM;
-	if (!size && !(filp->f_mode & FMODE_WRITE)) {
-		rc = -ENODATA;
-		goto out;
-	}
-	if (!size) {
-		/* New, or left empty by a crash right after its creation */
-		ksmbd_apple_adouble_init(buf);
-		n = kernel_write(filp, buf, KSMBD_AD_RSRC_OFFSET, &pos);
-		size = KSMBD_AD_RSRC_OFFSET;
-		if (n >= 0 && n != size)
-			n = -EIO;
-	} else {
-		n = kernel_read(filp, buf, min_t(loff_t, size, AD_HEADER_MAX),
-				&pos);
-	}
-	if (n < 0) {
-		rc = n;
-		goto out;
-	}
-	rc = ksmbd_apple_adouble_parse(buf, n, size, ad);
-	if (!rc && !ad->has_rsrc)
-		rc = -EINVAL;
-	if (rc) {
-		pr_warn_ratelimited("%pD is not an AppleDouble file with a resource fork\n",
-				    filp);
-		rc = -EIO;
-	}
-out:
-	kfree(buf);
-	return rc;
-}
-
-/* The length of a fork that starts at @off of a file of @size bytes */
-static u64 fork_len(loff_t size, u32 off)
-{
-	return size > off ? size - off : 0;
-}
-
 static loff_t rsrc_len(struct ksmbd_apple_stream *as)
 {
 	return fork_len(i_size_read(file_inode(as->rsrc)), as->rsrc_off);
 }
 
-/*
+/**
+ * ksmbd_apple_rsrc_sync_len() - store a resource fork's length in its entry
+ * @as: the open fork, its "._" file's lock held
+ *
  * Make the fork entry's length match the file (see the top of this file),
  * with the "._" file's lock held
+ *
+ * Return: 0 or a negative error
  */
-static int rsrc_sync_len(struct ksmbd_apple_stream *as)
+int ksmbd_apple_rsrc_sync_len(struct ksmbd_apple_stream *as)
 {
 	__be32 stored, len;
 	loff_t pos = as->rsrc_len_at;
@@ -537,7 +260,7 @@ static int rsrc_truncate(struct ksmbd_file *fp, loff_t len)
 	mutex_lock(adouble_lock(fp));
 	rc = vfs_truncate(&fp->apple.rsrc->f_path, fp->apple.rsrc_off + len);
 	if (!rc)
-		rc = rsrc_sync_len(&fp->apple);
+		rc = ksmbd_apple_rsrc_sync_len(&fp->apple);
 	mutex_unlock(adouble_lock(fp));
 	revert_creds(saved);
 	return rc;
@@ -572,7 +295,7 @@ static int rsrc_migrate(struct ksmbd_file *fp, const struct path *path)
 	kfree(val);
 	if (n != len)
 		return n < 0 ? n : -ENOSPC;
-	rc = rsrc_sync_len(&fp->apple);
+	rc = ksmbd_apple_rsrc_sync_len(&fp->apple);
 	if (!rc)
 		rc = ksmbd_vfs_remove_xattr(idmap, path, RSRC_XATTR, true);
 	return rc;
@@ -588,7 +311,7 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 	/* Folders have no resource fork */
 	if (d_is_dir(path->dentry))
 		return -EBADF;
-	adouble_convert(path, fp);
+	ksmbd_apple_convert_at(path, fp);
 
 	writable = test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE);
 	switch (fp->cdoption) {
@@ -615,12 +338,12 @@ static int rsrc_open(const struct path *path, struct ksmbd_file *fp)
 					   FILE_DELETE_LE));
 	/* Created, given a header and migrated once, whoever races */
 	mutex_lock(adouble_lock(fp));
-	filp = adouble_open(fp, path, create || legacy, rdwr);
+	filp = ksmbd_apple_sidecar_open(fp, path, create || legacy, rdwr);
 	if (IS_ERR(filp)) {
 		rc = PTR_ERR(filp) == -ENOENT ? -EBADF : PTR_ERR(filp);
 		goto unlock;
 	}
-	rc = adouble_read(filp, &ad);
+	rc = ksmbd_apple_sidecar_read(filp, &ad);
 	if (rc) {
 		fput(filp);
 		rc = rc == -ENODATA ? -EBADF : rc;
@@ -683,268 +406,9 @@ static int rsrc_write(struct ksmbd_file *fp, const char *buf, loff_t *pos,
 	if (n >= 0 && n != count)
 		n = -ENOSPC;
 	if (n >= 0)
-		n = rsrc_sync_len(&fp->apple);
+		n = ksmbd_apple_rsrc_sync_len(&fp->apple);
 	mutex_unlock(adouble_lock(fp));
 	return n;
-}
-
-/* ---- "._" files macOS wrote ---- */
-
-/* The largest FinderInfo entry taken in: macOS packs up to 3,760 bytes */
-#define AD_CONVERT_MAX		SZ_1M
-
-/*
- * Make a stream of each xattr macOS packed in the FinderInfo entry @fi of
- * a "._" file, named as macOS would name it (see ksmbd_apple_sfm_map());
- * a stream that exists is kept. The whole list is checked first: a
- * malformed one, or one of more than KSMBD_APPLE_XATTRS_MAX xattrs, is not
- * taken in at all. Return 1 if an xattr could not be stored (a name or
- * value too long for an xattr, or for the filesystem) and was left in the
- * "._" file, which must then be kept as it is.
- */
-static int convert_xattrs(const struct path *path, const u8 *fi, u32 fi_len,
-			  u32 fi_off)
-{
-	struct ksmbd_apple_xattrs it;
-	struct ksmbd_apple_xattr x;
-	char *mapped, *name;
-	bool left = false;
-	int rc;
-
-	rc = ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off);
-	if (rc == -ENOENT)
-		return 0;
-	while (!rc && (rc = ksmbd_apple_xattrs_next(&it, &x)) > 0)
-		rc = 0;
-	if (rc) {
-		pr_warn_ratelimited("malformed xattrs in the ._ file of %pd, not taken in\n",
-				    path->dentry);
-		return rc;
-	}
-
-	ksmbd_apple_xattrs_start(&it, fi, fi_len, fi_off);
-	while ((rc = ksmbd_apple_xattrs_next(&it, &x)) > 0) {
-		/*
-		 * Never packed by macOS: they have entries of their own, and
-		 * streams of these names are not xattrs of that name
-		 */
-		if (!strcmp(x.name, "com.apple.FinderInfo") ||
-		    !strcmp(x.name, "com.apple.ResourceFork") ||
-		    !strcasecmp(x.name, "AFP_AfpInfo") ||
-		    !strcasecmp(x.name, "AFP_Resource"))
-			continue;
-		mapped = ksmbd_apple_sfm_map(x.name, strlen(x.name), true);
-		if (IS_ERR(mapped))
-			return PTR_ERR(mapped);
-		name = kasprintf(KSMBD_DEFAULT_GFP, "%s%s:$DATA",
-				 XATTR_NAME_STREAM, mapped ?: x.name);
-		kfree(mapped);
-		if (!name)
-			return -ENOMEM;
-		/* Too long for any xattr: checked before the filesystem sees it */
-		if (strlen(name) > XATTR_NAME_MAX || x.len > XATTR_SIZE_MAX)
-			rc = -E2BIG;
-		else
-			rc = ksmbd_vfs_setxattr(mnt_idmap(path->mnt), path, name,
-						(void *)x.value, x.len,
-						XATTR_CREATE, true);
-		kfree(name);
-		if (rc == -ERANGE || rc == -E2BIG || rc == -ENOSPC) {
-			pr_warn_ratelimited("xattr %s of %pd not taken in: %d\n",
-					    x.name, path->dentry, rc);
-			left = true;
-		} else if (rc && rc != -EEXIST) {
-			return rc;
-		}
-	}
-	return left;
-}
-
-/* Is the fork of the open "._" file @filp the empty one macOS writes? */
-static bool rsrc_blank(struct file *filp, struct ksmbd_apple_adouble *ad)
-{
-	u8 buf[KSMBD_RSRC_BLANK_LEN];
-	loff_t pos = ad->rsrc_off;
-
-	return ad->rsrc_len == sizeof(buf) &&
-		kernel_read(filp, buf, sizeof(buf), &pos) == sizeof(buf) &&
-		ksmbd_apple_rsrc_blank(buf, sizeof(buf));
-}
-
-/*
- * "._" files whose conversion failed, so that a listing does not redo the
- * work each time: each is known by its inode and change time, and tried
- * again once it changed. A few are remembered; the oldest is forgotten.
- */
-#define AD_FAILED_MAX		16
-
-struct adouble_failed {
-	dev_t dev;
-	u64 ino;
-	struct timespec64 ctime;
-};
-
-static struct {
-	spinlock_t lock;	/* protects the entries */
-	unsigned int next;
-	struct adouble_failed e[AD_FAILED_MAX];
-} adouble_failures = {
-	.lock = __SPIN_LOCK_UNLOCKED(adouble_failures.lock),
-};
-
-static void adouble_failed_key(struct file *filp, struct adouble_failed *k)
-{
-	struct inode *inode = file_inode(filp);
-
-	memset(k, 0, sizeof(*k));
-	k->dev = inode->i_sb->s_dev;
-	k->ino = inode->i_ino;
-	k->ctime = inode_get_ctime(inode);
-}
-
-static bool adouble_failed(struct file *filp)
-{
-	struct adouble_failed k;
-	bool found = false;
-	unsigned int i;
-
-	adouble_failed_key(filp, &k);
-	spin_lock(&adouble_failures.lock);
-	for (i = 0; i < AD_FAILED_MAX && !found; i++)
-		found = !memcmp(&adouble_failures.e[i], &k, sizeof(k));
-	spin_unlock(&adouble_failures.lock);
-	return found;
-}
-
-static void adouble_set_failed(struct file *filp)
-{
-	struct adouble_failed k;
-
-	adouble_failed_key(filp, &k);
-	spin_lock(&adouble_failures.lock);
-	adouble_failures.e[adouble_failures.next] = k;
-	adouble_failures.next = (adouble_failures.next + 1) % AD_FAILED_MAX;
-	spin_unlock(&adouble_failures.lock);
-}
-
-/*
- * Take in the Finder data of a "._" file that macOS wrote for the file at
- * @path, as it does on servers without the Apple extensions: its
- * FinderInfo becomes AFP_AfpInfo unless the file has one, and its packed
- * xattrs become streams, and a fork that is the empty resource file
- * macOS writes for none is emptied. The "._" file is then left as ksmbd
- * writes its own: a FinderInfo entry of 32 zero bytes, and the resource
- * fork where it is. Streams are written before the "._" file is changed,
- * so that a crash leaves it to be converted again, never loses data.
- * Failures leave the "._" file as it is, and are remembered (see
- * adouble_failed()) so that listings do not redo them until the file
- * changes. Only a session that may write the file converts anything.
- */
-static void adouble_convert(const struct path *path, struct ksmbd_file *fp)
-{
-	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
-	struct ksmbd_apple_adouble ad;
-	struct ksmbd_apple_stream fork = {};
-	u8 blob[KSMBD_AFP_INFO_SIZE + 1];
-	__be32 finfo_len = cpu_to_be32(KSMBD_FINDER_INFO_SIZE);
-	struct file *filp;
-	u8 *fi = NULL;
-	bool blank;
-	loff_t pos;
-	int rc;
-
-	/* Directories and the share root have no "._" file */
-	if (!d_is_reg(path->dentry) ||
-	    !test_tree_conn_flag(fp->tcon, KSMBD_TREE_CONN_FLAG_WRITABLE))
-		return;
-	/*
-	 * Conversion writes the file's streams: only for a session that
-	 * may write the file itself
-	 */
-	if (inode_permission(idmap, d_inode(path->dentry), MAY_WRITE))
-		return;
-	mutex_lock(adouble_lock(fp));
-	filp = adouble_open(fp, path, false, true);
-	if (IS_ERR(filp))
-		goto unlock;
-	if (adouble_failed(filp))
-		goto out;
-	if (adouble_read(filp, &ad) || !ad.finfo_len ||
-	    ad.finfo_len > AD_CONVERT_MAX)
-		goto fail;
-	fi = kvmalloc(ad.finfo_len, KSMBD_DEFAULT_GFP);
-	if (!fi)
-		goto out;
-	pos = ad.finfo_off;
-	if (kernel_read(filp, fi, ad.finfo_len, &pos) != ad.finfo_len)
-		goto fail;
-	blank = rsrc_blank(filp, &ad);
-	/* ksmbd's own, or taken in already */
-	if (!blank && ad.finfo_len == KSMBD_FINDER_INFO_SIZE &&
-	    !memchr_inv(fi, 0, KSMBD_FINDER_INFO_SIZE))
-		goto out;
-
-	if (memchr_inv(fi, 0, KSMBD_FINDER_INFO_SIZE) &&
-	    !afpinfo_get(idmap, path->dentry, AFPINFO_XATTR, blob)) {
-		/* As afpinfo_write() stores it; one a client wrote meanwhile wins */
-		ksmbd_apple_afpinfo_init(blob);
-		memcpy(blob + KSMBD_AFP_FINDER_OFFSET, fi,
-		       KSMBD_FINDER_INFO_SIZE);
-		blob[KSMBD_AFP_INFO_SIZE] = 0;
-		rc = ksmbd_vfs_setxattr(idmap, path, AFPINFO_XATTR, blob,
-					sizeof(blob), XATTR_CREATE, true);
-		if (rc && rc != -EEXIST)
-			goto fail;
-	}
-	/* Failed, or an xattr left in the "._" file: keep it as it is */
-	if (convert_xattrs(path, fi, ad.finfo_len, ad.finfo_off))
-		goto fail;
-
-	/* The empty resource file is no fork */
-	if (blank) {
-		fork.rsrc = filp;
-		fork.rsrc_off = ad.rsrc_off;
-		fork.rsrc_len_at = ad.rsrc_len_at;
-		if (vfs_truncate(&filp->f_path, ad.rsrc_off) ||
-		    rsrc_sync_len(&fork))
-			goto fail;
-	}
-
-	memset(fi, 0, KSMBD_FINDER_INFO_SIZE);
-	pos = ad.finfo_off;
-	if (kernel_write(filp, fi, KSMBD_FINDER_INFO_SIZE, &pos) !=
-	    KSMBD_FINDER_INFO_SIZE)
-		goto fail;
-	pos = ad.finfo_len_at;
-	if (kernel_write(filp, &finfo_len, sizeof(finfo_len), &pos) ==
-	    sizeof(finfo_len))
-		goto out;
-fail:
-	adouble_set_failed(filp);
-out:
-	kvfree(fi);
-	fput(filp);
-unlock:
-	mutex_unlock(adouble_lock(fp));
-}
-
-/**
- * ksmbd_apple_convert() - take in a "._" file macOS left for a file
- * @fp: handle of the file, whose streams are about to be listed
- *
- * On a writable share with the Apple extensions, the FinderInfo and xattrs
- * macOS packed in the file's "._" file become its AFP_AfpInfo and streams,
- * as when AFP_AfpInfo or AFP_Resource is opened.
- */
-void ksmbd_apple_convert(struct ksmbd_file *fp)
-{
-	const struct cred *saved;
-
-	if (!apple_fp(fp) || !fp->tcon)
-		return;
-	saved = override_creds(fp->filp->f_cred);
-	adouble_convert(&fp->filp->f_path, fp);
-	revert_creds(saved);
 }
 
 /* ---- hooks ---- */
@@ -1231,9 +695,9 @@ loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo)
 		afpinfo_netatalk(file_mnt_idmap(fp->filp),
 				 fp->filp->f_path.dentry, blob);
 	if (!d_is_dir(fp->filp->f_path.dentry)) {
-		filp = adouble_open(fp, &fp->filp->f_path, false, false);
+		filp = ksmbd_apple_sidecar_open(fp, &fp->filp->f_path, false, false);
 		if (!IS_ERR(filp)) {
-			if (!adouble_read(filp, &ad))
+			if (!ksmbd_apple_sidecar_read(filp, &ad))
 				len = ad.rsrc_len;
 			fput(filp);
 		}
@@ -1317,35 +781,6 @@ ssize_t ksmbd_apple_stream_native(const struct path *path,
 	return len;
 }
 
-/* The length of the fork in the "._" file of @dentry: a lookup, no open */
-static u64 dirent_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry)
-{
-	struct dentry *dir, *ad;
-	u64 len = 0;
-	char *name;
-	int rc;
-
-	name = adouble_name(dentry, &rc);
-	if (!name)
-		return 0;
-	/* An AppleDouble file has no AppleDouble file */
-	if (!strncmp(name, "._._", 4)) {
-		kfree(name);
-		return 0;
-	}
-	dir = dget_parent(dentry);
-	ad = lookup_one_unlocked(idmap, &QSTR(name), dir);
-	if (!IS_ERR(ad)) {
-		if (d_is_reg(ad))
-			len = fork_len(i_size_read(d_inode(ad)),
-				       KSMBD_AD_RSRC_OFFSET);
-		dput(ad);
-	}
-	dput(dir);
-	kfree(name);
-	return len;
-}
-
 /**
  * ksmbd_apple_dirent_meta() - the Finder data of a directory entry
  * @path: the entry
@@ -1385,7 +820,7 @@ void ksmbd_apple_dirent_meta(const struct path *path,
 
 	/* Only netatalk's metadata: the stream xattr read fails at once */
 	if ((afpinfo || netatalk) &&
-	    afpinfo_get(idmap, dentry, afpinfo ?: AFPINFO_XATTR, blob)) {
+	    ksmbd_apple_afpinfo_get(idmap, dentry, afpinfo ?: AFPINFO_XATTR, blob)) {
 		ad->has_finder = true;
 		ad->no_streams = false;
 		memcpy(ad->finder, blob + KSMBD_AFP_FINDER_OFFSET,
@@ -1398,266 +833,9 @@ void ksmbd_apple_dirent_meta(const struct path *path,
 	if (rsrc_xattr)
 		ad->rsrc_len = rsrc_xattr_len(idmap, dentry);
 	else
-		ad->rsrc_len = dirent_rsrc_len(idmap, dentry);
+		ad->rsrc_len = ksmbd_apple_sidecar_rsrc_len(idmap, dentry);
 	if (ad->rsrc_len)
 		ad->no_streams = false;
-}
-
-/* Is @d, looked up in a locked directory, a "._" file ksmbd may change? */
-static bool adouble_locked_reg(struct dentry *d)
-{
-	return !IS_ERR(d) && d_is_reg(d) && !d_mountpoint(d);
-}
-
-/*
- * The "._" files of a folder being removed, read a batch at a time: the
- * folder is removed only if it holds nothing else, so each of them is the
- * fork of a file no longer there, which no client sees (see
- * ksmbd_apple_vetoed()).
- */
-#define ORPHANS_BATCH	32
-
-struct adouble_orphans {
-	struct dir_context ctx;
-	struct ksmbd_share_config *share;
-	char (*names)[NAME_MAX + 1];
-	unsigned int count;
-	bool other;
-};
-
-static bool adouble_orphan_actor(struct dir_context *ctx, const char *name,
-				 int namlen, loff_t offset, u64 ino,
-				 unsigned int d_type)
-{
-	struct adouble_orphans *o = container_of(ctx, struct adouble_orphans,
-						 ctx);
-
-	if (name_is_dot_dotdot(name, namlen))
-		return true;
-	if (!ksmbd_apple_dirent_removable(o->share, name, namlen, d_type)) {
-		o->other = true;
-		return false;
-	}
-	if (namlen > NAME_MAX)
-		return false;
-	memcpy(o->names[o->count], name, namlen);
-	o->names[o->count][namlen] = '\0';
-	return ++o->count < ORPHANS_BATCH;
-}
-
-/**
- * ksmbd_apple_dirent_removable() - does a folder's removal take this entry?
- * @share:  the share of the folder
- * @name:   the entry's name, not NUL-terminated
- * @namlen: its length
- * @d_type: its type, as the directory lists it
- *
- * A regular "._" file hidden from the clients of an Apple share does not
- * keep its folder from being removed (ksmbd_apple_rmdir_orphans() removes
- * it first), as it does not on Samba's vfs_fruit: otherwise a folder that
- * a Mac sees empty cannot be deleted. Any other entry, a "._" name that is
- * not a regular file among them, keeps the folder.
- *
- * Return: true if the entry goes with its folder
- */
-bool ksmbd_apple_dirent_removable(struct ksmbd_share_config *share,
-				  const char *name, int namlen,
-				  unsigned int d_type)
-{
-	return share && d_type == DT_REG && namlen > 2 &&
-		!memchr(name, '/', namlen) &&
-		ksmbd_apple_vetoed(share, name, namlen);
-}
-
-/**
- * ksmbd_apple_rmdir_orphans() - remove the "._" files of a folder to remove
- * @share: the share of the folder, or NULL
- * @path:  the folder, whose removal its handle's close is about to do
- *
- * Runs with the credentials of the session that removes the folder, so
- * that the folder is read only if it may read it and vfs_unlink() checks
- * its right to remove each file. Nothing is removed unless the
- * folder holds only "._" files (ksmbd_apple_dirent_removable()), each
- * removed with the folder locked, and only while no file has the name it
- * would be the fork of. The work is bounded by the folder's size: a batch
- * that removes nothing ends it.
- */
-void ksmbd_apple_rmdir_orphans(struct ksmbd_share_config *share,
-			       const struct path *path)
-{
-	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
-	struct inode *dir = d_inode(path->dentry);
-	struct adouble_orphans o = {
-		.ctx.actor = adouble_orphan_actor,
-		.share = share,
-	};
-	struct dentry *ad, *data;
-	struct file *filp;
-	unsigned int i, removed;
-
-	if (!share || !ksmbd_apple_share(share) ||
-	    inode_permission(idmap, dir, MAY_READ))
-		return;
-	o.names = kmalloc_array(ORPHANS_BATCH, sizeof(*o.names),
-				KSMBD_DEFAULT_GFP);
-	if (!o.names)
-		return;
-	do {
-		filp = dentry_open(path, O_RDONLY | O_DIRECTORY, current_cred());
-		if (IS_ERR(filp))
-			break;
-		o.count = 0;
-		o.other = false;
-		o.ctx.pos = 0;
-		iterate_dir(filp, &o.ctx);
-		fput(filp);
-		if (o.other || !o.count)
-			break;
-
-		removed = 0;
-		inode_lock_nested(dir, I_MUTEX_PARENT);
-		for (i = 0; i < o.count; i++) {
-			data = lookup_one(idmap, &QSTR(o.names[i] + 2),
-					  path->dentry);
-			if (IS_ERR(data))
-				continue;
-			ad = d_is_negative(data) ?
-				lookup_one(idmap, &QSTR(o.names[i]), path->dentry) :
-				ERR_PTR(-EEXIST);
-			dput(data);
-			if (adouble_locked_reg(ad) &&
-			    !vfs_unlink(idmap, dir, ad, NULL))
-				removed++;
-			if (!IS_ERR(ad))
-				dput(ad);
-		}
-		inode_unlock(dir);
-	} while (removed);
-	kfree(o.names);
-}
-
-/**
- * ksmbd_apple_unlink_fork() - remove the resource fork of a file unlinked
- * @share: the share of the file, or NULL
- * @path:  the file, just unlinked by the caller
- * @dir:   its directory, locked by the caller since before the unlink
- *
- * The file's "._" file goes with it, in the same locked section, so that
- * no file created under the same name meanwhile loses its own: empty
- * forks are not listed, so the generic removal of streams would miss it.
- * A "._" name that is not a regular file is left alone.
- */
-void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
-			     const struct path *path, struct dentry *dir)
-{
-	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
-	struct dentry *ad;
-	char *name;
-	int rc;
-
-	/* The root of a mount has no "._" file: see adouble_dir() */
-	if (!share || !ksmbd_apple_share(share) ||
-	    path->dentry == path->mnt->mnt_root)
-		return;
-	name = adouble_name(path->dentry, &rc);
-	if (!name)
-		return;
-	ad = lookup_one(idmap, &QSTR(name), dir);
-	if (adouble_locked_reg(ad)) {
-		rc = vfs_unlink(idmap, d_inode(dir), ad, NULL);
-		if (rc)
-			pr_warn_ratelimited("resource fork %s not removed: %d\n",
-					    name, rc);
-	}
-	if (!IS_ERR(ad))
-		dput(ad);
-	kfree(name);
-}
-
-/**
- * ksmbd_apple_rename_start() - note the resource fork of a file renamed
- * @share: the share of the file
- * @rd:    the rename, its directories locked and its dentries looked up
- * @ar:    filled in; pass to ksmbd_apple_rename_end()
- */
-void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
-			      struct renamedata *rd,
-			      struct ksmbd_apple_rename *ar)
-{
-	int rc;
-
-	ar->name = NULL;
-	if (!ksmbd_apple_share(share) || d_is_dir(rd->old_dentry) ||
-	    rd->flags & RENAME_EXCHANGE)
-		return;
-	ar->replaced = d_is_positive(rd->new_dentry) &&
-		       !(rd->flags & RENAME_NOREPLACE);
-	ar->name = adouble_name(rd->old_dentry, &rc);
-}
-
-/**
- * ksmbd_apple_rename_end() - move a renamed file's resource fork with it
- * @rd: the rename, its directories still locked
- * @ar: from ksmbd_apple_rename_start()
- * @rc: result of the rename
- *
- * The "._" file is renamed after the file, in the same locked section, so
- * that nothing can take either name in between; a crash in between
- * leaves the fork under the old name, never loses it. The "._" file of a
- * file the rename replaced is replaced, or removed if the renamed file
- * has no fork; any other file of the new "._" name (one no file owned,
- * or not a regular file) is left as it is, and so is the fork, under its
- * old name.
- */
-void ksmbd_apple_rename_end(struct renamedata *rd,
-			    struct ksmbd_apple_rename *ar, int rc)
-{
-	struct mnt_idmap *idmap = rd->mnt_idmap;
-	struct dentry *from, *to;
-	char *new_name = NULL;
-	int err;
-
-	if (!ar->name || rc)
-		goto out;
-	from = lookup_one(idmap, &QSTR(ar->name), rd->old_parent);
-	new_name = adouble_name(rd->old_dentry, &err);
-	to = new_name ? lookup_one(idmap, &QSTR(new_name), rd->new_parent) :
-			ERR_PTR(err);
-	if (IS_ERR(from) || IS_ERR(to)) {
-		err = IS_ERR(from) ? PTR_ERR(from) : PTR_ERR(to);
-	} else if (from == rd->old_dentry) {
-		/* Renamed to its own "._" name, where clients see "._" files */
-		err = 0;
-	} else if (!adouble_locked_reg(from)) {
-		/* No fork: the replaced file's goes with that file */
-		err = 0;
-		if (ar->replaced && adouble_locked_reg(to))
-			err = vfs_unlink(idmap, d_inode(rd->new_parent), to,
-					 NULL);
-	} else if (d_is_positive(to) &&
-		   (!ar->replaced || !adouble_locked_reg(to))) {
-		err = -EEXIST;
-	} else {
-		struct renamedata ad_rd = {
-			.mnt_idmap = idmap,
-			.old_parent = rd->old_parent,
-			.old_dentry = from,
-			.new_parent = rd->new_parent,
-			.new_dentry = to,
-		};
-
-		err = vfs_rename(&ad_rd);
-	}
-	if (err)
-		pr_warn_ratelimited("resource fork %s not renamed: %d\n",
-				    ar->name, err);
-	if (!IS_ERR(from))
-		dput(from);
-	if (!IS_ERR(to))
-		dput(to);
-out:
-	kfree(new_name);
-	kfree(ar->name);
 }
 
 /* ---- copyfile ---- */
@@ -1710,21 +888,21 @@ static int rsrc_copy(struct ksmbd_file *src, struct ksmbd_file *dst)
 	ssize_t n;
 	int rc;
 
-	from = adouble_open(src, &src->filp->f_path, false, false);
+	from = ksmbd_apple_sidecar_open(src, &src->filp->f_path, false, false);
 	if (IS_ERR(from))
 		return PTR_ERR(from) == -ENOENT ? 0 : PTR_ERR(from);
-	rc = adouble_read(from, &from_ad);
+	rc = ksmbd_apple_sidecar_read(from, &from_ad);
 	if (rc == -ENODATA)
 		rc = 0;
 	if (rc || !from_ad.rsrc_len)
 		goto out;
 
-	to.rsrc = adouble_open(dst, &dst->filp->f_path, true, true);
+	to.rsrc = ksmbd_apple_sidecar_open(dst, &dst->filp->f_path, true, true);
 	if (IS_ERR(to.rsrc)) {
 		rc = PTR_ERR(to.rsrc);
 		goto out;
 	}
-	rc = adouble_read(to.rsrc, &to_ad);
+	rc = ksmbd_apple_sidecar_read(to.rsrc, &to_ad);
 	if (rc)
 		goto out_to;
 	to.rsrc_off = to_ad.rsrc_off;
@@ -1749,7 +927,7 @@ static int rsrc_copy(struct ksmbd_file *src, struct ksmbd_file *dst)
 		in += n;
 		out += n;
 	}
-	rc = rsrc_sync_len(&to);
+	rc = ksmbd_apple_rsrc_sync_len(&to);
 out_to:
 	fput(to.rsrc);
 out:
