@@ -617,7 +617,8 @@ int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
 		if (!fp->apple.rsrc)
 			return 0;
 		mutex_lock(adouble_lock(fp));
-		rc = rsrc_len(&fp->apple) ? 0 : ksmbd_vfs_unlink(fp->apple.rsrc, NULL);
+		rc = rsrc_len(&fp->apple) ? 0 :
+			ksmbd_apple_sidecar_remove(fp->apple.rsrc);
 		mutex_unlock(adouble_lock(fp));
 		return rc == -ENOENT ? 0 : rc;
 	}

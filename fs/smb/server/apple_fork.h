@@ -48,6 +48,7 @@ struct file *ksmbd_apple_sidecar_open(struct ksmbd_file *fp,
 				      const struct path *path, bool create,
 				      bool rdwr);
 int ksmbd_apple_sidecar_read(struct file *filp, struct ksmbd_apple_adouble *ad);
+int ksmbd_apple_sidecar_remove(struct file *filp);
 u64 ksmbd_apple_sidecar_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry);
 
 /* apple_convert.c */

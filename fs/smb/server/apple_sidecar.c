@@ -313,6 +313,17 @@ out:
 }
 
 /**
+ * ksmbd_apple_sidecar_remove() - remove the "._" file of an empty fork
+ * @filp: the "._" file, from ksmbd_apple_sidecar_open()
+ *
+ * Return: 0 or a negative error
+ */
+int ksmbd_apple_sidecar_remove(struct file *filp)
+{
+	return ksmbd_vfs_unlink(filp, NULL);
+}
+
+/**
  * ksmbd_apple_sidecar_rsrc_len() - the length of a resource fork, for listings
  * @idmap: idmap of the file's mount
  * @dentry: the file
