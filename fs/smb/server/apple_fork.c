@@ -271,7 +271,7 @@ static ssize_t rsrc_xattr_len(struct mnt_idmap *idmap, struct dentry *dentry)
 {
 	ssize_t len = vfs_getxattr(idmap, dentry, RSRC_XATTR, NULL, 0);
 
-	return len > 0 ? len : 0;
+	return max(len, 0);
 }
 
 /*
