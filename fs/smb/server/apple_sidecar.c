@@ -108,8 +108,8 @@ static struct dentry *adouble_dir(struct ksmbd_file *fp,
 }
 
 /*
- * "._" files are looked up, opened and created only by the three helpers
- * below, in a directory adouble_dir() gave (beneath the share root), with
+ * "._" files are opened and created only by the three helpers below, in
+ * a directory adouble_dir() gave (beneath the share root), with
  * the permissions of the current user, the session user: the lookup
  * checks that the user may search the directory, follows no symlink and
  * takes only a regular file with one link that nothing is mounted on; an
@@ -215,7 +215,8 @@ out:
  * Open the AppleDouble file of the file at @path, on a share of @fp;
  * create it if @create. -ENOENT for a file that has no AppleDouble file
  * (see adouble_dir()) or one without it; -EINVAL if "._<name>" is not a
- * regular file; see sidecar_lookup() for what else is refused.
+ * regular file; see sidecar_lookup() for what else is refused. The caller
+ * holds adouble_lock() of @fp to create the file or to change it.
  *
  * Return: the open "._" file, or an ERR_PTR()
  */
@@ -315,6 +316,9 @@ out:
 /**
  * ksmbd_apple_sidecar_remove() - remove the "._" file of an empty fork
  * @filp: the "._" file, from ksmbd_apple_sidecar_open()
+ *
+ * The caller holds the lock of the fork's file (adouble_lock()), under
+ * which it found the fork empty.
  *
  * Return: 0 or a negative error
  */
