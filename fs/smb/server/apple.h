@@ -189,7 +189,8 @@ void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
 			      struct ksmbd_apple_rename *ar);
 void ksmbd_apple_rename_end(struct renamedata *rd,
 			    struct ksmbd_apple_rename *ar, int rc);
-void ksmbd_apple_dirent_meta(const struct path *path,
+void ksmbd_apple_dirent_meta(struct ksmbd_share_config *share,
+			     const struct path *path,
 			     struct ksmbd_apple_dirent *ad);
 void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
 			     struct ksmbd_kstat *kst, u8 level);

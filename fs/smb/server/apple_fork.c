@@ -784,6 +784,7 @@ ssize_t ksmbd_apple_stream_native(const struct path *path,
 
 /**
  * ksmbd_apple_dirent_meta() - the Finder data of a directory entry
+ * @share: the share listed
  * @path: the entry
  * @ad:   zeroed but for no_streams (true); gets the entry's FinderInfo,
  *        fork length and whether it has streams
@@ -796,7 +797,8 @@ ssize_t ksmbd_apple_stream_native(const struct path *path,
  * that macOS wrote itself has a longer header, and its fork is reported
  * longer than it is.
  */
-void ksmbd_apple_dirent_meta(const struct path *path,
+void ksmbd_apple_dirent_meta(struct ksmbd_share_config *share,
+			     const struct path *path,
 			     struct ksmbd_apple_dirent *ad)
 {
 	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
@@ -834,7 +836,7 @@ void ksmbd_apple_dirent_meta(const struct path *path,
 	if (rsrc_xattr)
 		ad->rsrc_len = rsrc_xattr_len(idmap, dentry);
 	else
-		ad->rsrc_len = ksmbd_apple_sidecar_rsrc_len(idmap, dentry);
+		ad->rsrc_len = ksmbd_apple_sidecar_rsrc_len(share, path);
 	if (ad->rsrc_len)
 		ad->no_streams = false;
 }

@@ -49,7 +49,8 @@ struct file *ksmbd_apple_sidecar_open(struct ksmbd_file *fp,
 				      bool rdwr);
 int ksmbd_apple_sidecar_read(struct file *filp, struct ksmbd_apple_adouble *ad);
 int ksmbd_apple_sidecar_remove(struct file *filp);
-u64 ksmbd_apple_sidecar_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry);
+u64 ksmbd_apple_sidecar_rsrc_len(struct ksmbd_share_config *share,
+				 const struct path *path);
 
 /* apple_convert.c */
 void ksmbd_apple_convert_at(const struct path *path, struct ksmbd_file *fp);

@@ -123,5 +123,5 @@ void ksmbd_apple_dirent_fill(struct ksmbd_work *work, const struct path *path,
 		ad->max_access = 0;
 
 	if (S_ISREG(kst->kstat->mode) || S_ISDIR(kst->kstat->mode))
-		ksmbd_apple_dirent_meta(path, ad);
+		ksmbd_apple_dirent_meta(work->tcon->share_conf, path, ad);
 }

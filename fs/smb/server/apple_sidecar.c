@@ -83,17 +83,17 @@ bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
 }
 
 /*
- * The directory that holds the AppleDouble file of the file at @path, on a
- * share of @fp, with a reference; NULL if the file has none. Only a regular
+ * The directory that holds the AppleDouble file of the file at @path, on
+ * @share, with a reference; NULL if the file has none. Only a regular
  * file has one, and only one whose directory is beneath the share root:
  * the share root and directories have none (their "._" file would be in
  * the directory above them, for the share root outside the share), nor
  * has the root of a mount.
  */
-static struct dentry *adouble_dir(struct ksmbd_file *fp,
+static struct dentry *adouble_dir(struct ksmbd_share_config *share,
 				  const struct path *path)
 {
-	const struct path *root = &fp->share_conf->vfs_path;
+	const struct path *root = &share->vfs_path;
 	struct dentry *dir;
 
 	if (!d_is_reg(path->dentry) || path->dentry == path->mnt->mnt_root)
@@ -141,12 +141,44 @@ static struct file *sidecar_open(const struct path *dir, struct dentry *d,
 	struct path ad = { .mnt = dir->mnt, .dentry = d };
 	int rc;
 
+	/* As may_open(): an append-only file is not opened to be rewritten */
+	if (rdwr && IS_APPEND(d_inode(d)))
+		return ERR_PTR(-EPERM);
 	rc = inode_permission(mnt_idmap(dir->mnt), d_inode(d),
 			      MAY_READ | (rdwr ? MAY_WRITE : 0));
 	if (rc)
 		return ERR_PTR(rc);
 	return dentry_open(&ad, (rdwr ? O_RDWR : O_RDONLY) | O_LARGEFILE,
 			   current_cred());
+}
+
+/* Is @d named @name in @dir? The caller holds @dir's lock. */
+static bool dentry_named(struct dentry *d, struct dentry *dir,
+			 const char *name, size_t len)
+{
+	return d->d_parent == dir && !d_unhashed(d) && d->d_name.len == len &&
+		!memcmp(d->d_name.name, name, len);
+}
+
+/*
+ * Is @ad, opened as "._" @name in @dir, still the "._" file of @file? A
+ * rename of @file moves its "._" file in the same locked section (see
+ * ksmbd_apple_rename_end()), so if both have their names at one moment
+ * under the directory's lock, @ad is the fork of @file and stays so.
+ * Otherwise @file was renamed between the snapshot of its name and the
+ * open, and @ad may be the fork of a file that took the name since.
+ */
+static bool sidecar_current(struct dentry *dir, struct dentry *file,
+			    struct dentry *ad, const char *name)
+{
+	size_t len = strlen(name);
+	bool ok;
+
+	inode_lock_shared(d_inode(dir));
+	ok = dentry_named(file, dir, name + 2, len - 2) &&
+	     dentry_named(ad, dir, name, len);
+	inode_unlock_shared(d_inode(dir));
+	return ok;
 }
 
 /*
@@ -172,9 +204,7 @@ static int sidecar_create(struct ksmbd_file *fp, const struct path *dir,
 		rc = PTR_ERR(dentry);
 		goto out;
 	}
-	if (file->d_parent != dir->dentry || d_unhashed(file) ||
-	    file->d_name.len != strlen(name) - 2 ||
-	    memcmp(file->d_name.name, name + 2, file->d_name.len)) {
+	if (!dentry_named(file, dir->dentry, name + 2, strlen(name) - 2)) {
 		rc = -ENOENT;
 	} else if (d_really_is_negative(dentry)) {
 		umode_t mode = d_inode(file)->i_mode & 0666;
@@ -205,24 +235,12 @@ out:
 	return rc == -EEXIST ? 0 : rc;
 }
 
-/**
- * ksmbd_apple_sidecar_open() - open the "._" file of a file
- * @fp: handle on the share the file is on
- * @path: the file
- * @create: create the "._" file if it does not exist
- * @rdwr: open it for writing too
- *
- * Open the AppleDouble file of the file at @path, on a share of @fp;
- * create it if @create. -ENOENT for a file that has no AppleDouble file
- * (see adouble_dir()) or one without it; -EINVAL if "._<name>" is not a
- * regular file; see sidecar_lookup() for what else is refused. The caller
- * holds adouble_lock() of @fp to create the file or to change it.
- *
- * Return: the open "._" file, or an ERR_PTR()
- */
-struct file *ksmbd_apple_sidecar_open(struct ksmbd_file *fp,
-				      const struct path *path, bool create,
-				      bool rdwr)
+/* Tries of an open that a rename of the file keeps losing */
+#define SIDECAR_OPEN_TRIES	3
+
+static struct file *sidecar_try_open(struct ksmbd_file *fp,
+				     const struct path *path, bool create,
+				     bool rdwr)
 {
 	struct file *filp;
 	struct dentry *ad;
@@ -230,7 +248,7 @@ struct file *ksmbd_apple_sidecar_open(struct ksmbd_file *fp,
 	char *name;
 	int rc;
 
-	dir.dentry = adouble_dir(fp, path);
+	dir.dentry = adouble_dir(fp->share_conf, path);
 	if (!dir.dentry)
 		return ERR_PTR(-ENOENT);
 	dir.mnt = path->mnt;
@@ -253,10 +271,48 @@ struct file *ksmbd_apple_sidecar_open(struct ksmbd_file *fp,
 		goto out;
 	}
 	filp = sidecar_open(&dir, ad, rdwr);
+	if (!IS_ERR(filp) &&
+	    !sidecar_current(dir.dentry, path->dentry, ad, name)) {
+		fput(filp);
+		filp = ERR_PTR(-EAGAIN);
+	}
 	dput(ad);
 out:
 	dput(dir.dentry);
 	kfree(name);
+	return filp;
+}
+
+/**
+ * ksmbd_apple_sidecar_open() - open the "._" file of a file
+ * @fp: handle on the share the file is on
+ * @path: the file
+ * @create: create the "._" file if it does not exist
+ * @rdwr: open it for writing too
+ *
+ * Open the AppleDouble file of the file at @path, on a share of @fp;
+ * create it if @create. -ENOENT for a file that has no AppleDouble file
+ * (see adouble_dir()) or one without it; -EINVAL if "._<name>" is not a
+ * regular file; see sidecar_lookup() for what else is refused. The file's
+ * name is read without its directory's lock, so an open that a rename of
+ * the file overtook is done again, and fails with -EAGAIN after
+ * SIDECAR_OPEN_TRIES. The caller holds adouble_lock() of @fp to create the
+ * file or to change it.
+ *
+ * Return: the open "._" file, or an ERR_PTR()
+ */
+struct file *ksmbd_apple_sidecar_open(struct ksmbd_file *fp,
+				      const struct path *path, bool create,
+				      bool rdwr)
+{
+	struct file *filp;
+	int i;
+
+	for (i = 0; i < SIDECAR_OPEN_TRIES; i++) {
+		filp = sidecar_try_open(fp, path, create, rdwr);
+		if (filp != ERR_PTR(-EAGAIN))
+			break;
+	}
 	return filp;
 }
 
@@ -329,38 +385,38 @@ int ksmbd_apple_sidecar_remove(struct file *filp)
 
 /**
  * ksmbd_apple_sidecar_rsrc_len() - the length of a resource fork, for listings
- * @idmap: idmap of the file's mount
- * @dentry: the file
+ * @share: the share listed
+ * @path: the file, an entry of a folder of @share
  *
- * The length of the fork in the "._" file of @dentry: a lookup, no open
+ * The length of the fork in the "._" file of @path: a lookup, no open,
+ * with the rules of an open (see sidecar_lookup())
  *
  * Return: the fork's length, 0 if it has none
  */
-u64 ksmbd_apple_sidecar_rsrc_len(struct mnt_idmap *idmap, struct dentry *dentry)
+u64 ksmbd_apple_sidecar_rsrc_len(struct ksmbd_share_config *share,
+				 const struct path *path)
 {
-	struct dentry *dir, *ad;
+	struct path dir = { .mnt = path->mnt };
+	struct dentry *ad;
 	u64 len = 0;
 	char *name;
 	int rc;
 
-	name = adouble_name(dentry, &rc);
-	if (!name)
+	dir.dentry = adouble_dir(share, path);
+	if (!dir.dentry)
 		return 0;
+	name = adouble_name(path->dentry, &rc);
 	/* An AppleDouble file has no AppleDouble file */
-	if (!strncmp(name, "._._", 4)) {
-		kfree(name);
-		return 0;
-	}
-	dir = dget_parent(dentry);
-	ad = lookup_one_unlocked(idmap, &QSTR(name), dir);
-	if (!IS_ERR(ad)) {
-		if (d_is_reg(ad))
+	if (name && strncmp(name, "._._", 4)) {
+		ad = sidecar_lookup(&dir, name);
+		if (!IS_ERR(ad)) {
 			len = fork_len(i_size_read(d_inode(ad)),
 				       KSMBD_AD_RSRC_OFFSET);
-		dput(ad);
+			dput(ad);
+		}
 	}
-	dput(dir);
 	kfree(name);
+	dput(dir.dentry);
 	return len;
 }
 

@@ -997,19 +997,24 @@ def check_tm_backup():
         random.seed(seed)
         c2 = apple_client(share)
         try:
-            # The server may not have seen the old connection go yet, and
-            # the durable open is not free until it has: retry as a Mac
-            # does, for a few seconds at most
-            for _ in range(20):
+            # The server may not have seen the old connection go yet (it
+            # finishes the WRITE in flight first), and the durable open is
+            # not free until it has: retry as a Mac does, which keeps
+            # trying for much longer than the 30 s given here
+            start, tries = time.monotonic(), 0
+            while True:
+                tries += 1
                 status, fid2, ctx = raw_create(
                     c2, name, [lease_ctx(key, LEASE_RWH),
                                dh2c_ctx(fid, guid)],
                     GENERIC_ALL, FILE_OPEN, FILE_SHARE_READ)
-                if status != STATUS_OBJECT_NAME_NOT_FOUND:
+                if (status != STATUS_OBJECT_NAME_NOT_FOUND or
+                        time.monotonic() - start > 30):
                     break
                 time.sleep(0.25)
-            expect(status == STATUS_SUCCESS, 'durable reconnect: %s'
-                   % status_name(status))
+            expect(status == STATUS_SUCCESS, 'durable reconnect: %s after '
+                   '%d tries in %.1f s' % (status_name(status), tries,
+                                           time.monotonic() - start))
             # The same open: its persistent FileId (MS-SMB2 2.2.14.1) and
             # its lease come back
             expect(fid2[:8] == fid[:8], 'reconnect gave FileId %s, the '

@@ -10,7 +10,9 @@
 # the shares of ksmbd.conf, like apple_e2e.py, whose helpers it uses.
 # Output is TAP.
 
+import array
 import ctypes
+import fcntl
 import hashlib
 import os
 import pwd
@@ -692,9 +694,58 @@ def check_sidecar_hard_link():
                         'the fork read a file outside the share',
                         'the file outside the share was written through its '
                         'link')
+        # Nor does a listing show the linked file's size as the fork's
+        rsrc = readdir_attr(c, '')[name][2]
+        expect(rsrc == 0, 'READDIR_ATTR lists a fork of %d bytes, the size '
+               'of the file outside the share' % rsrc)
     finally:
         remove(ad)
         remove(target)
+        c.delete(name)
+        c.logoff()
+
+
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS = 0x80086601, 0x40086602
+FS_APPEND_FL = 0x20
+
+
+def set_append_only(path, on):
+    """chattr +a / -a @path (root only)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        flags = array.array('l', [0])
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, flags, True)
+        flags[0] = (flags[0] | FS_APPEND_FL if on
+                    else flags[0] & ~FS_APPEND_FL)
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, flags, True)
+    finally:
+        os.close(fd)
+
+
+def check_sidecar_append_only():
+    """A ._ file the administrator made append-only (chattr +a) is not
+    opened to be rewritten through the fork, as open(2) of it for writing
+    without O_APPEND fails: the fork's write fails and the file keeps its
+    bytes; the fork is still read."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    name = RUN_TAG + '-append'
+    ad = os.path.join(top, '._' + name)
+    blob = ksmbd_adouble(b'append-only fork')
+    c = apple_client(SHARE_TM_EXT4)
+    try:
+        write_stream(c, name, b'data')
+        plant(ad, blob)
+        set_append_only(ad, True)
+        status = write_fork_status(c, name, b'EVIL')
+        expect(status != STATUS_SUCCESS,
+               'a write of the fork in an append-only ._ file succeeded')
+        expect(read_file(ad) == blob, 'the append-only ._ file was rewritten')
+        expect(read_stream(c, name + RSRC) == b'append-only fork',
+               'the append-only fork is not read')
+    finally:
+        if os.path.lexists(ad):
+            set_append_only(ad, False)
+        remove(ad)
         c.delete(name)
         c.logoff()
 
@@ -1117,6 +1168,8 @@ CHECKS = [
     ('._ file: a file mounted on it is not the fork', check_sidecar_mount),
     ('._ file: a hard link to a file outside the share is not the fork',
      check_sidecar_hard_link),
+    ('._ file: an append-only one is not rewritten through the fork',
+     check_sidecar_append_only),
     ('failed FILE_CREATE of AFP_AfpInfo deletes nothing on its close',
      check_afpinfo_create_collision),
     ('OVERWRITE_IF that loses on share modes leaves the fork and '
