@@ -11,8 +11,9 @@ all: help
 help:
 	@echo "make demo     boot the patched kernel, serve an Apple share, talk AAPL to it"
 	@echo "make check    run every test (series checks, KUnit, end-to-end)"
-	@echo "make bench    the READDIR_ATTR listing benchmark, ksmbd and Samba"
-	@echo "              (writes reports/readdir-bench.md)"
+	@echo "make bench    the benchmarks: READDIR_ATTR listings, ksmbd and Samba;"
+	@echo "              what SMB_SERVER_APPLE=y costs other clients; Time"
+	@echo "              Machine backups, ksmbd and Samba (writes reports/*-bench.md)"
 	@echo "make series   write the mail-ready series to out/series/"
 	@echo "make base     fetch Debian's linux-source-7.3 and commit it as the base"
 	@echo "make tree     check the patched tree out in ~/.cache/ksmbd-apple/linux"
@@ -27,6 +28,8 @@ check:
 
 bench:
 	scripts/bench-readdir
+	scripts/bench-overhead
+	scripts/bench-tm
 
 series:
 	scripts/format-series
