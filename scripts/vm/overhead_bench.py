@@ -38,10 +38,9 @@ from impacket.smb3structs import (  # noqa: E402
     FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA,
     SMB2_0_INFO_FILE)
 from aapl_wire import (  # noqa: E402
-    AAPL_ALL_FIELDS, Client, aapl_context, aapl_query)
+    AAPL_ALL_FIELDS, MACOS_CLIENT_CAPS, Client, aapl_context, aapl_query)
 from bench_signing import use_c_cmac  # noqa: E402
 
-MACOS_CLIENT_CAPS = 0x3F
 FILE_ALL_INFORMATION = 18
 SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
 SMALL = 4096

@@ -40,12 +40,11 @@ sys.path.insert(0, '/repo/tools/testing/selftests/ksmbd')
 from impacket.smb3structs import (  # noqa: E402
     FILE_OVERWRITE_IF, FILE_SHARE_READ, GENERIC_ALL)
 from aapl_wire import (  # noqa: E402
-    AAPL_ALL_FIELDS, Client, aapl_context, aapl_query)
+    AAPL_ALL_FIELDS, MACOS_CLIENT_CAPS, Client, aapl_context, aapl_query)
 from apple_e2e import (  # noqa: E402
     LEASE_RWH, dh2q_ctx, flush, lease_ctx, make_bundle, raw_create)
 from bench_signing import use_c_cmac  # noqa: E402
 
-MACOS_CLIENT_CAPS = 0x3F
 MIB = 1 << 20
 BAND = 8 * MIB
 FULLFSYNC = 0xFFFF
