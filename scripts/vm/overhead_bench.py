@@ -17,8 +17,8 @@
 #
 # The client is impacket's SMB3 (python3-impacket, as the selftests use):
 # one request at a time, so that a run is the sum of the server's
-# latencies plus a constant client cost per request (its signing made C
-# by bench_signing.py, else it would measure its own AES-CMAC); its CPU use is
+# latencies plus a constant client cost per request (bench_client.py makes
+# its signing C and keeps its heap, else it would measure itself); its CPU use is
 # reported beside the wall time, so that a reader can see how much of a
 # class is the client. With "aapl" the client first negotiates AAPL with
 # macOS's capabilities, as a Mac does.
@@ -37,24 +37,13 @@ from impacket.smb3structs import (  # noqa: E402
     FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_READ_ATTRIBUTES, FILE_READ_DATA,
     FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA,
     SMB2_0_INFO_FILE)
-from aapl_wire import (  # noqa: E402
-    AAPL_ALL_FIELDS, MACOS_CLIENT_CAPS, Client, aapl_context, aapl_query)
-from bench_signing import use_c_cmac  # noqa: E402
+from bench_client import MACOS_CLIENT_CAPS, aapl_client, fast_client  # noqa: E402,E501
 
 FILE_ALL_INFORMATION = 18
 SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE
 SMALL = 4096
 MIB = 1 << 20
 
-
-def client(share, aapl):
-    c = Client(share)
-    if aapl:
-        reply = c.create('', aapl_context(aapl_query(
-            AAPL_ALL_FIELDS, client_caps=MACOS_CLIENT_CAPS)))
-        if reply.status:
-            raise SystemExit('AAPL negotiation failed: %#x' % reply.status)
-    return c
 
 
 class Timer:
@@ -72,8 +61,8 @@ def main():
     out, share, share_path, n, mib = sys.argv[1:6]
     n, mib = int(n), int(mib)
     aapl = sys.argv[6:7] == ['aapl']
-    use_c_cmac()
-    c = client(share, aapl)
+    fast_client()
+    c = aapl_client(share, MACOS_CLIENT_CAPS if aapl else None)
     s, tid = c.smb3, c.tid
     top = 'ovh'
     names = ['%s\\f%06d' % (top, i) for i in range(n)]

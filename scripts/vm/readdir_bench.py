@@ -34,13 +34,11 @@ sys.path.insert(0, '/repo/tools/testing/selftests/ksmbd')
 from impacket.smb3structs import (  # noqa: E402
     FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_READ_ATTRIBUTES, FILE_READ_DATA,
     FILE_SHARE_READ, FILE_SHARE_WRITE)
-from aapl_wire import (  # noqa: E402
-    AAPL_ALL_FIELDS, Client, aapl_context, aapl_query)
+from bench_client import MACOS_CLIENT_CAPS, aapl_client  # noqa: E402
 
 FILEID_BOTH_DIRECTORY_INFORMATION = 37
 FILE_STANDARD_INFORMATION = 5
-MACOS_CLIENT_CAPS = 0x3F
-NO_READDIR_ATTR_CAPS = 0x3F & ~0x11     # READ_DIR_ATTR and _V2 cleared
+NO_READDIR_ATTR_CAPS = MACOS_CLIENT_CAPS & ~0x11     # READ_DIR_ATTR and _V2 cleared
 STATUS_NO_MORE_FILES = 0x80000006
 AFPINFO_XATTR = 'user.DosStream.AFP_AfpInfo:$DATA'
 REPEAT = 5
@@ -74,15 +72,6 @@ def make_tree(top, n):
             f.write(ad)
     os.system('chown -R tuser:tuser %s' % top)
 
-
-def client(share, caps):
-    c = Client(share)
-    if caps is not None:
-        reply = c.create('', aapl_context(aapl_query(AAPL_ALL_FIELDS,
-                                                     client_caps=caps)))
-        if reply.status:
-            raise SystemExit('AAPL negotiation failed: %#x' % reply.status)
-    return c
 
 
 def listing(c, dirname):
@@ -156,7 +145,7 @@ def check(res, entries, n):
 def bench_b_only(share, top, dirname, n):
     """One timed READDIR_ATTR listing (for a server too slow for more)."""
     make_tree(os.path.join(top, dirname), n)
-    b = client(share, MACOS_CLIENT_CAPS)
+    b = aapl_client(share, MACOS_CLIENT_CAPS)
     res = {'files': n}
     t = time.perf_counter()
     entries = listing(b, dirname)
@@ -169,9 +158,9 @@ def bench_b_only(share, top, dirname, n):
 
 def bench(share, top, dirname, n):
     make_tree(os.path.join(top, dirname), n)
-    a = client(share, NO_READDIR_ATTR_CAPS)
-    b = client(share, MACOS_CLIENT_CAPS)
-    c = client(share, None)
+    a = aapl_client(share, NO_READDIR_ATTR_CAPS)
+    b = aapl_client(share, MACOS_CLIENT_CAPS)
+    c = aapl_client(share, None)
     res = {'files': n}
 
     # Warm the caches, and check what the client gets.

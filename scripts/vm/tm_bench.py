@@ -19,9 +19,9 @@
 # The client is impacket's SMB3 (python3-impacket, as the selftests use,
 # one request at a time): it is the only client in the archive that sends
 # leases, durable v2 handles and the F_FULLFSYNC flush; smbclient sends
-# none of them. Its signing is made C (bench_signing.py), so that at 1 MiB
-# per WRITE its cost per byte is little more than a copy of the buffer,
-# which its CPU time, reported beside the wall time, shows.
+# none of them. bench_client.py makes its signing C and keeps its heap,
+# so that at 1 MiB per WRITE its cost per byte is little more than a copy
+# of the buffer, which its CPU time, reported beside the wall time, shows.
 #
 # Between two backups the bundle is removed on the server, the page cache
 # written back and dropped: no backup pays for the previous one.
@@ -39,24 +39,14 @@ sys.path.insert(0, '/repo/tools/testing/selftests/ksmbd')
 
 from impacket.smb3structs import (  # noqa: E402
     FILE_OVERWRITE_IF, FILE_SHARE_READ, GENERIC_ALL)
-from aapl_wire import (  # noqa: E402
-    AAPL_ALL_FIELDS, MACOS_CLIENT_CAPS, Client, aapl_context, aapl_query)
 from apple_e2e import (  # noqa: E402
     LEASE_RWH, dh2q_ctx, flush, lease_ctx, make_bundle, raw_create)
-from bench_signing import use_c_cmac  # noqa: E402
+from bench_client import aapl_client, fast_client  # noqa: E402
 
 MIB = 1 << 20
 BAND = 8 * MIB
 FULLFSYNC = 0xFFFF
 
-
-def client(share):
-    c = Client(share)
-    reply = c.create('', aapl_context(aapl_query(
-        AAPL_ALL_FIELDS, client_caps=MACOS_CLIENT_CAPS)))
-    if reply.status:
-        raise SystemExit('AAPL negotiation failed: %#x' % reply.status)
-    return c
 
 
 def settle():
@@ -110,8 +100,8 @@ def main():
     out, share, share_path, sizes, order = sys.argv[1:6]
     sizes = [int(s) for s in sizes.split(',')]
     modes = {'fs': (True, False), 'sf': (False, True)}[order]
-    use_c_cmac()
-    c = client(share)
+    fast_client()
+    c = aapl_client(share)
     data = os.urandom(MIB)
     res = {}
     for mib in sizes:
