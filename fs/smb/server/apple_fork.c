@@ -39,7 +39,6 @@
 #include <linux/namei.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/unaligned.h>
 #include <linux/xattr.h>
 
 #include "glob.h"
