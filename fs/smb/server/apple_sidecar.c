@@ -163,21 +163,26 @@ static bool dentry_named(struct dentry *d, struct dentry *dir,
  * Is @ad, opened as "._" @name in @dir, still the "._" file of @file? A
  * rename of @file moves its "._" file in the same locked section (see
  * ksmbd_apple_rename_end()), so if both have their names at one moment
- * under the directory's lock, @ad is the fork of @file and stays so.
+ * under the directory's lock, @ad is the fork of @file and stays so: 0.
  * Otherwise @file was renamed between the snapshot of its name and the
- * open, and @ad may be the fork of a file that took the name since.
+ * open, and @ad may be the fork of a file that took the name since:
+ * -EAGAIN, the open is done again; or @file was removed meanwhile, and
+ * has no fork to open: -ENOENT.
  */
-static bool sidecar_current(struct dentry *dir, struct dentry *file,
-			    struct dentry *ad, const char *name)
+static int sidecar_current(struct dentry *dir, struct dentry *file,
+			   struct dentry *ad, const char *name)
 {
 	size_t len = strlen(name);
-	bool ok;
+	int rc = 0;
 
 	inode_lock_shared(d_inode(dir));
-	ok = dentry_named(file, dir, name + 2, len - 2) &&
-	     dentry_named(ad, dir, name, len);
+	if (d_unhashed(file))
+		rc = -ENOENT;
+	else if (!dentry_named(file, dir, name + 2, len - 2) ||
+		 !dentry_named(ad, dir, name, len))
+		rc = -EAGAIN;
 	inode_unlock_shared(d_inode(dir));
-	return ok;
+	return rc;
 }
 
 /*
@@ -270,10 +275,12 @@ static struct file *sidecar_try_open(struct ksmbd_file *fp,
 		goto out;
 	}
 	filp = sidecar_open(&dir, ad, rdwr);
-	if (!IS_ERR(filp) &&
-	    !sidecar_current(dir.dentry, path->dentry, ad, name)) {
-		fput(filp);
-		filp = ERR_PTR(-EAGAIN);
+	if (!IS_ERR(filp)) {
+		rc = sidecar_current(dir.dentry, path->dentry, ad, name);
+		if (rc) {
+			fput(filp);
+			filp = ERR_PTR(rc);
+		}
 	}
 	dput(ad);
 out:
@@ -295,7 +302,8 @@ out:
  * regular file; see sidecar_lookup() for what else is refused. The file's
  * name is read without its directory's lock, so an open that a rename of
  * the file overtook is done again, and fails with -EAGAIN after
- * SIDECAR_OPEN_TRIES. The caller holds adouble_lock() of @fp to create the
+ * SIDECAR_OPEN_TRIES; one that a removal of the file overtook fails with
+ * -ENOENT, as if it had come after it. The caller holds adouble_lock() of @fp to create the
  * file or to change it.
  *
  * Return: the open "._" file, or an ERR_PTR()

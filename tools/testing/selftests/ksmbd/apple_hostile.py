@@ -17,6 +17,7 @@ import hashlib
 import os
 import pwd
 import random
+import select
 import shutil
 import struct
 import subprocess
@@ -1144,6 +1145,89 @@ def check_fork_race(seconds=8, seed=None):
             c.logoff()
 
 
+
+FAN_CLOEXEC = 0x1
+FAN_CLASS_CONTENT = 0x4
+FAN_MARK_ADD = 0x1
+FAN_OPEN_PERM = 0x10000
+FAN_ALLOW = 0x1
+AT_FDCWD = -100
+
+
+class OpenGate:
+    """Holds every open of the file at @path (fanotify FAN_OPEN_PERM) until
+    @on_open, run once at the first open, returns; later opens go through
+    at once. Stands for a local user who acts while ksmbd opens a file."""
+
+    def __init__(self, path, on_open):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint,
+                                       ctypes.c_uint64, ctypes.c_int,
+                                       ctypes.c_char_p]
+        self.fd = libc.fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC,
+                                     os.O_RDONLY)
+        expect(self.fd >= 0, 'fanotify_init: %s (the test kernel needs '
+               'CONFIG_FANOTIFY_ACCESS_PERMISSIONS)'
+               % os.strerror(ctypes.get_errno()))
+        rc = libc.fanotify_mark(self.fd, FAN_MARK_ADD, FAN_OPEN_PERM,
+                                AT_FDCWD, os.fsencode(path))
+        expect(rc == 0, 'fanotify_mark %s: %s'
+               % (path, os.strerror(ctypes.get_errno())))
+        self.on_open, self.opens, self.stop = on_open, 0, False
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if not ready:
+                continue
+            buf = os.read(self.fd, 4096)
+            pos = 0
+            while pos + 24 <= len(buf):
+                length, _, _, _, _, fd, _ = struct.unpack_from('<IBBHQii',
+                                                               buf, pos)
+                if self.opens == 0:
+                    self.on_open()
+                self.opens += 1
+                os.write(self.fd, struct.pack('<iI', fd, FAN_ALLOW))
+                os.close(fd)
+                pos += length
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        os.close(self.fd)
+
+
+def check_fork_open_file_removed():
+    """A local user removes a file while ksmbd opens its "._" file for a
+    client's FILE_OPEN of the file's AFP_Resource: the file has no fork
+    left to open, and the client gets OBJECT_NAME_NOT_FOUND, as if it came
+    after the removal, not STATUS_FILE_NOT_AVAILABLE (an open that is
+    done again until it gives up)."""
+    name = RUN_TAG + '-gone'
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    path, ad = os.path.join(top, name), os.path.join(top, '._' + name)
+    c = apple_client(SHARE_TM_EXT4)
+    gate = None
+    try:
+        write_stream(c, name, b'data')
+        write_stream(c, name + RSRC, b'fork')
+        gate = OpenGate(ad, lambda: os.unlink(path))
+        status = open_status(c, name + RSRC, FILE_OPEN, FILE_READ_DATA)
+        expect(gate.opens >= 1, 'ksmbd did not open the ._ file')
+        expect(not os.path.exists(path), 'the file was not removed')
+        expect(status == STATUS_OBJECT_NAME_NOT_FOUND,
+               'fork of a file removed during its open: %s, expected '
+               'OBJECT_NAME_NOT_FOUND' % status_name(status))
+    finally:
+        if gate:
+            gate.close()
+        c.logoff()
+        for p in (path, ad):
+            remove(p)
+
 CHECKS = [
     ('NFS ACEs: a mode ACE sent with the owner and group keeps the POSIX '
      'ACL', lambda: check_nfs_chmod_with_owner(SHARE_TM_EXT4)),
@@ -1185,6 +1269,8 @@ CHECKS = [
      'a plain share', check_rmdir_orphans),
     ('two clients writing and cutting one fork leave it consistent',
      check_fork_race),
+    ('a fork whose file a local user removes during its open: not found, '
+     'not "retry later"', check_fork_open_file_removed),
     # Last: on a kernel with the bug, it takes the server down
     ('failed AFP_Resource open closed beside a delete-on-close stream',
      check_rsrc_open_failed_close),
