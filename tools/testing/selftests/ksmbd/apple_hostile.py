@@ -1174,6 +1174,7 @@ class OpenGate:
         expect(rc == 0, 'fanotify_mark %s: %s'
                % (path, os.strerror(ctypes.get_errno())))
         self.on_open, self.opens, self.stop = on_open, 0, False
+        self.error = None
         self.thread = threading.Thread(target=self.run)
         self.thread.start()
 
@@ -1187,11 +1188,16 @@ class OpenGate:
             while pos + 24 <= len(buf):
                 length, _, _, _, _, fd, _ = struct.unpack_from('<IBBHQii',
                                                                buf, pos)
-                if self.opens == 0:
-                    self.on_open()
-                self.opens += 1
-                os.write(self.fd, struct.pack('<iI', fd, FAN_ALLOW))
-                os.close(fd)
+                try:
+                    if self.opens == 0:
+                        self.on_open()
+                except OSError as e:        # reported by the check
+                    self.error = e
+                finally:
+                    # Always answered: an unanswered event holds ksmbd
+                    self.opens += 1
+                    os.write(self.fd, struct.pack('<iI', fd, FAN_ALLOW))
+                    os.close(fd)
                 pos += length
 
     def close(self):
@@ -1217,6 +1223,7 @@ def check_fork_open_file_removed():
         gate = OpenGate(ad, lambda: os.unlink(path))
         status = open_status(c, name + RSRC, FILE_OPEN, FILE_READ_DATA)
         expect(gate.opens >= 1, 'ksmbd did not open the ._ file')
+        expect(gate.error is None, 'removing the file: %s' % gate.error)
         expect(not os.path.exists(path), 'the file was not removed')
         expect(status == STATUS_OBJECT_NAME_NOT_FOUND,
                'fork of a file removed during its open: %s, expected '
