@@ -45,7 +45,6 @@ SMALL = 4096
 MIB = 1 << 20
 
 
-
 class Timer:
     def __init__(self):
         self.out = {}

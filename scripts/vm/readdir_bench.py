@@ -73,7 +73,6 @@ def make_tree(top, n):
     os.system('chown -R tuser:tuser %s' % top)
 
 
-
 def listing(c, dirname):
     """[(name, fork length, FinderInfo bytes)] of a full listing."""
     fid = c.smb3.create(c.tid, dirname, FILE_READ_DATA | FILE_READ_ATTRIBUTES,

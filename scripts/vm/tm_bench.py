@@ -48,7 +48,6 @@ BAND = 8 * MIB
 FULLFSYNC = 0xFFFF
 
 
-
 def settle():
     os.sync()
     with open('/proc/sys/vm/drop_caches', 'w') as f:

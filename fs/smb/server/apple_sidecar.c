@@ -303,8 +303,8 @@ out:
  * name is read without its directory's lock, so an open that a rename of
  * the file overtook is done again, and fails with -EAGAIN after
  * SIDECAR_OPEN_TRIES; one that a removal of the file overtook fails with
- * -ENOENT, as if it had come after it. The caller holds adouble_lock() of @fp to create the
- * file or to change it.
+ * -ENOENT, as if it had come after it. The caller holds adouble_lock() of
+ * @fp to create the file or to change it.
  *
  * Return: the open "._" file, or an ERR_PTR()
  */

@@ -1145,7 +1145,6 @@ def check_fork_race(seconds=8, seed=None):
             c.logoff()
 
 
-
 FAN_CLOEXEC = 0x1
 FAN_CLASS_CONTENT = 0x4
 FAN_MARK_ADD = 0x1
@@ -1234,6 +1233,7 @@ def check_fork_open_file_removed():
         c.logoff()
         for p in (path, ad):
             remove(p)
+
 
 CHECKS = [
     ('NFS ACEs: a mode ACE sent with the owner and group keeps the POSIX '
