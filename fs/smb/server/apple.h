@@ -9,6 +9,7 @@
 #ifndef __KSMBD_APPLE_H__
 #define __KSMBD_APPLE_H__
 
+#include <linux/string.h>
 #include <linux/types.h>
 
 #include "connection.h"
@@ -223,8 +224,6 @@ int ksmbd_apple_xattrs_next(struct ksmbd_apple_xattrs *it,
 			    struct ksmbd_apple_xattr *x);
 bool ksmbd_apple_rsrc_blank(const u8 *fork, size_t len);
 bool ksmbd_apple_adouble_path(const char *path, size_t len);
-bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
-			size_t len);
 bool ksmbd_apple_dirent_removable(struct ksmbd_share_config *share,
 				  const char *name, int namlen,
 				  unsigned int d_type);
@@ -314,12 +313,6 @@ static inline void ksmbd_apple_share_free(struct ksmbd_share_config *share)
 
 static inline void ksmbd_apple_inode_init(struct ksmbd_inode *ci)
 {
-}
-
-static inline bool ksmbd_apple_vetoed(struct ksmbd_share_config *share,
-				      const char *name, size_t len)
-{
-	return false;
 }
 
 static inline int ksmbd_apple_stream_open(const struct path *path,
@@ -558,6 +551,46 @@ static inline bool ksmbd_apple_share(struct ksmbd_share_config *share)
 {
 	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) &&
 		test_share_config_flag(share, KSMBD_SHARE_FLAG_TIME_MACHINE);
+}
+
+bool ksmbd_apple_adouble_vetoed(struct ksmbd_share_config *share,
+				const char *name, size_t len);
+
+/**
+ * ksmbd_apple_vetoed() - is a name a "._" file no client of a share sees?
+ * @share: the share
+ * @name:  a path beneath its root, or the name of a directory entry, not
+ *         necessarily NUL-terminated
+ * @len:   its length
+ *
+ * Asked for every CREATE, rename, hard link and directory entry: a share
+ * without the Apple extensions answers here, before anything of @name is
+ * read (see ksmbd_apple_adouble_vetoed()).
+ *
+ * Return: true if @name is refused
+ */
+static inline bool ksmbd_apple_vetoed(struct ksmbd_share_config *share,
+				      const char *name, size_t len)
+{
+	return ksmbd_apple_share(share) &&
+		ksmbd_apple_adouble_vetoed(share, name, len);
+}
+
+/**
+ * ksmbd_apple_vetoed_path() - is a path one no client of a share sees?
+ * @share: the share
+ * @path:  a NUL-terminated path beneath its root
+ *
+ * ksmbd_apple_vetoed() of @path, whose length is measured only on a share
+ * with the Apple extensions.
+ *
+ * Return: true if @path is refused
+ */
+static inline bool ksmbd_apple_vetoed_path(struct ksmbd_share_config *share,
+					   const char *path)
+{
+	return ksmbd_apple_share(share) &&
+		ksmbd_apple_adouble_vetoed(share, path, strlen(path));
 }
 
 /**

@@ -49,8 +49,8 @@ static char *adouble_name(struct dentry *dentry, int *err)
 }
 
 /**
- * ksmbd_apple_vetoed() - is a name a "._" file no client of a share sees?
- * @share: the share
+ * ksmbd_apple_adouble_vetoed() - is a name a "._" file the share hides?
+ * @share: a share with the Apple extensions
  * @name:  a path beneath its root, or the name of a directory entry, not
  *         necessarily NUL-terminated
  * @len:   its length
@@ -62,16 +62,17 @@ static char *adouble_name(struct dentry *dentry, int *err)
  * the administrator lets clients see them by setting the xattr
  * trusted.ksmbd.appledouble of the share's root to "visible", which no
  * client can set; any other value, or one that cannot be read, hides them.
+ * Called through ksmbd_apple_vetoed(), which answers for other shares.
  *
  * Return: true if @name is refused
  */
-bool ksmbd_apple_vetoed(struct ksmbd_share_config *share, const char *name,
-			size_t len)
+bool ksmbd_apple_adouble_vetoed(struct ksmbd_share_config *share,
+				const char *name, size_t len)
 {
 	char val[sizeof(ADOUBLE_VISIBLE)];
 	ssize_t n;
 
-	if (!ksmbd_apple_share(share) || !ksmbd_apple_adouble_path(name, len))
+	if (!ksmbd_apple_adouble_path(name, len))
 		return false;
 	scoped_with_kernel_creds()
 		n = vfs_getxattr(mnt_idmap(share->vfs_path.mnt),
@@ -488,9 +489,9 @@ bool ksmbd_apple_dirent_removable(struct ksmbd_share_config *share,
 				  const char *name, int namlen,
 				  unsigned int d_type)
 {
-	return share && d_type == DT_REG && namlen > 2 &&
-		!memchr(name, '/', namlen) &&
-		ksmbd_apple_vetoed(share, name, namlen);
+	return share && ksmbd_apple_share(share) && d_type == DT_REG &&
+		namlen > 2 && !memchr(name, '/', namlen) &&
+		ksmbd_apple_adouble_vetoed(share, name, namlen);
 }
 
 /**

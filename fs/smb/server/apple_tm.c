@@ -804,6 +804,39 @@ void ksmbd_apple_tm_free(struct ksmbd_share_config *share)
 
 /* ---- F_FULLFSYNC ---- */
 
+/*
+ * Sync the directory that holds @filp as the user who opened @filp would
+ * with open(2) and fsync(2): the directory is opened with that user's
+ * credentials, and only if that user may read it (FLUSH runs with the
+ * credentials of ksmbd's worker). A directory that user may not read is
+ * not synced: the file's own fsync has made its data durable, and on a
+ * journaling filesystem (ext4, XFS, btrfs) its name with it.
+ */
+static int fullfsync_dir(struct file *filp)
+{
+	struct path parent = { .mnt = filp->f_path.mnt };
+	const struct cred *saved;
+	struct file *dir;
+	int rc;
+
+	parent.dentry = dget_parent(filp->f_path.dentry);
+	saved = override_creds(filp->f_cred);
+	rc = inode_permission(mnt_idmap(parent.mnt), d_inode(parent.dentry),
+			      MAY_READ);
+	revert_creds(saved);
+	if (rc) {
+		dput(parent.dentry);
+		return 0;
+	}
+	dir = dentry_open(&parent, O_RDONLY | O_DIRECTORY, filp->f_cred);
+	dput(parent.dentry);
+	if (IS_ERR(dir))
+		return PTR_ERR(dir);
+	rc = vfs_fsync(dir, 0);
+	fput(dir);
+	return rc;
+}
+
 /**
  * ksmbd_apple_fullfsync() - complete an F_FULLFSYNC flush
  * @fp: the handle, its data (ksmbd_apple_data_file()) already fsynced
@@ -813,11 +846,11 @@ void ksmbd_apple_tm_free(struct ksmbd_share_config *share)
  * returns; Time Machine relies on it to order its writes. After the
  * ordinary fsync of the file this also syncs the directory that holds it,
  * so that a file created since the last sync (a new band) is found after
- * a crash, and flushes the volatile write cache of the filesystem's
- * block device, which fsync does not do on a filesystem mounted without
- * barriers. The share root has no directory to sync within the share: its
- * own fsync was all there was to do, and nothing above the share is
- * opened.
+ * a crash, if the session's user may read that directory, and flushes
+ * the volatile write cache of the filesystem's block device, which fsync
+ * does not do on a filesystem mounted without barriers. The share root
+ * has no directory to sync within the share: its own fsync was all there
+ * was to do, and nothing above the share is opened.
  *
  * Return: 0 or a negative error
  */
@@ -825,21 +858,10 @@ int ksmbd_apple_fullfsync(struct ksmbd_file *fp)
 {
 	struct file *filp = ksmbd_apple_data_file(fp);
 	struct super_block *sb = file_inode(filp)->i_sb;
-	struct path parent;
-	struct file *dir;
 	int rc = 0;
 
-	if (filp->f_path.dentry != fp->share_conf->vfs_path.dentry) {
-		parent.mnt = filp->f_path.mnt;
-		parent.dentry = dget_parent(filp->f_path.dentry);
-		dir = dentry_open(&parent, O_RDONLY | O_DIRECTORY,
-				  current_cred());
-		dput(parent.dentry);
-		if (IS_ERR(dir))
-			return PTR_ERR(dir);
-		rc = vfs_fsync(dir, 0);
-		fput(dir);
-	}
+	if (filp->f_path.dentry != fp->share_conf->vfs_path.dentry)
+		rc = fullfsync_dir(filp);
 	if (!rc && sb->s_bdev)
 		rc = blkdev_issue_flush(sb->s_bdev);
 	return rc;

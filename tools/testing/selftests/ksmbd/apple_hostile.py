@@ -37,9 +37,9 @@ from apple_e2e import (
     NTACL_XATTR, RSRC, SHARE_PATH, SHARE_TM, SHARE_TM_ACL, SHARE_TM_EXT4,
     STATUS_ACCESS_DENIED, STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND, adouble_header, afpinfo, apple_client,
-    copyfile, flush, getfacl, lease_ctx, macos_adouble, nfs_ace, nfs_aces,
-    open_file, parse_dacl, query_sd, raw_create, read_stream, readdir_attr,
-    smb_mkdir, smb_status, write_stream)
+    copyfile, disk_flushes, flush, getfacl, lease_ctx, macos_adouble,
+    nfs_ace, nfs_aces, open_file, parse_dacl, query_sd, raw_create,
+    read_stream, readdir_attr, smb_mkdir, smb_status, write_stream)
 import ksmbd_tap
 
 RUN_TAG = 'apple-hostile-%d' % os.getpid()
@@ -442,6 +442,48 @@ def check_root_fullfsync_no_escape():
     finally:
         os.close(fd)
         c.logoff()
+
+
+def check_fullfsync_unreadable_dir():
+    """An F_FULLFSYNC flush syncs the folder of the file as the session's
+    user would with open(2): a folder that user may read is opened and
+    synced, one the user may only write and search (root's, mode 0333) is
+    not opened, as open(2) would refuse the user. The flush succeeds and
+    flushes the disk either way."""
+    top = SHARE_PATH[SHARE_TM_EXT4]
+    name = RUN_TAG + '-wx'
+    folder = os.path.join(top, name)
+    os.mkdir(folder)
+    os.chmod(folder, 0o777)
+    c = apple_client(SHARE_TM_EXT4)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK)
+    expect(fd >= 0, 'inotify_init1 failed')
+    fid = None
+    try:
+        expect(libc.inotify_add_watch(fd, os.fsencode(folder), IN_OPEN) >= 0,
+               'inotify_add_watch %s failed' % folder)
+        fid = open_file(c, name + '\\band', FILE_CREATE)
+        c.smb3.writeFile(c.tid, fid, b'band', 0)
+        for mode, want in ((0o777, 1), (0o333, 0)):
+            os.chmod(folder, mode)
+            self_opens(fd)
+            before = disk_flushes(folder)
+            status = flush(c, fid, 0xFFFF)
+            opens = self_opens(fd)
+            expect(status == STATUS_SUCCESS and opens == want,
+                   'FULLFSYNC in a folder of mode %o: %s, %d opens of it, '
+                   'expected %d' % (mode, status_name(status), opens, want))
+            expect(disk_flushes(folder) > before,
+                   'FULLFSYNC in a folder of mode %o did not flush the '
+                   'disk' % mode)
+    finally:
+        if fid is not None:
+            c.smb3.close(c.tid, fid)
+        os.close(fd)
+        c.logoff()
+        os.chmod(folder, 0o777)
+        shutil.rmtree(folder)
 
 
 def check_copyfile_removed_stream():
@@ -1247,6 +1289,8 @@ CHECKS = [
      check_root_copyfile_no_escape),
     ('share root: F_FULLFSYNC opens nothing above the share',
      check_root_fullfsync_no_escape),
+    ('F_FULLFSYNC opens the file\'s folder only if its user may read it',
+     check_fullfsync_unreadable_dir),
     ('copyfile from a stream removed under its handle: FILE_CLOSED, as '
      'READ', check_copyfile_removed_stream),
     ('share root: READDIR_ATTR ".." reads nothing above the share',
