@@ -24,17 +24,20 @@
 # with macOS's capabilities, as a Mac does.
 #
 # The client costs most of a class's wall time (about 8 ms of Python a
-# request against well under 1 ms of server), so the wall time cannot
-# resolve a difference of 1% in the server. Each class therefore also
-# records the server's CPU time: what every task of the VM but the client
-# ran in the class (ksmbd's connection thread and workers, ksmbd.mountd,
-# the filesystem's and the block device's threads), the sum of their
-# se.sum_exec_runtime in /proc/PID/task/TID/sched. The scheduler counts it
-# in nanoseconds of the VM's clock; the client's own system calls count
-# as the client's, so it is the server's work alone, whatever the client
-# costs. A task that starts and ends within a class is missed (none of the
-# server's does: its workers are kept).
-#
+# request against well under 1 ms of server for most classes), so the
+# wall time cannot resolve a difference of 1% in the server. Each class
+# therefore also records the server's CPU time as the VM counts it: what
+# every task of the VM but the client ran in the class (ksmbd's
+# connection thread and workers, ksmbd.mountd, the filesystem's and the
+# block device's threads), the sum of their se.sum_exec_runtime in
+# /proc/PID/task/TID/sched. The client's own system calls count as the
+# client's. User Mode Linux's scheduler clock advances by whole jiffies
+# (HZ=100), so that sum is in effect a sample: the 10 ms ticks at which
+# a server task was running. It shows how a class splits between client
+# and server, within a few per cent for a class of several seconds of
+# server time, not a difference of 1%. A task that starts and ends within
+# a class is missed (none of the server's does: its workers are kept).
+
 # Usage: overhead_bench.py OUT.json SHARE SHARE_PATH N MIB [aapl]
 
 import json
