@@ -563,9 +563,10 @@ bool ksmbd_apple_adouble_vetoed(struct ksmbd_share_config *share,
  *         necessarily NUL-terminated
  * @len:   its length
  *
- * Asked for every CREATE, rename, hard link and directory entry: a share
- * without the Apple extensions answers here, before anything of @name is
- * read (see ksmbd_apple_adouble_vetoed()).
+ * Asked for every directory entry listed, and through
+ * ksmbd_apple_vetoed_path() for every CREATE, rename and hard link: a
+ * share without the Apple extensions answers here, before anything of
+ * @name is read (see ksmbd_apple_adouble_vetoed()).
  *
  * Return: true if @name is refused
  */

@@ -62,7 +62,8 @@ static char *adouble_name(struct dentry *dentry, int *err)
  * the administrator lets clients see them by setting the xattr
  * trusted.ksmbd.appledouble of the share's root to "visible", which no
  * client can set; any other value, or one that cannot be read, hides them.
- * Called through ksmbd_apple_vetoed(), which answers for other shares.
+ * Called through ksmbd_apple_vetoed(), ksmbd_apple_vetoed_path() and
+ * ksmbd_apple_dirent_removable(), which answer for other shares.
  *
  * Return: true if @name is refused
  */

@@ -805,12 +805,14 @@ void ksmbd_apple_tm_free(struct ksmbd_share_config *share)
 /* ---- F_FULLFSYNC ---- */
 
 /*
- * Sync the directory that holds @filp as the user who opened @filp would
- * with open(2) and fsync(2): the directory is opened with that user's
- * credentials, and only if that user may read it (FLUSH runs with the
- * credentials of ksmbd's worker). A directory that user may not read is
- * not synced: the file's own fsync has made its data durable, and on a
- * journaling filesystem (ext4, XFS, btrfs) its name with it.
+ * Sync the directory that holds @filp as the user @filp was opened as
+ * (the session's user, or the share's force user) would with open(2) and
+ * fsync(2): the directory is opened with @filp's credentials, and only if
+ * they may open it for reading (FLUSH runs with the credentials of
+ * ksmbd's worker). A directory they may not open, by its mode or by a
+ * security module, is not synced: the file's own fsync has made its data
+ * durable, and on a journaling filesystem (ext4, XFS, btrfs) its name
+ * with it.
  */
 static int fullfsync_dir(struct file *filp)
 {
@@ -822,7 +824,7 @@ static int fullfsync_dir(struct file *filp)
 	parent.dentry = dget_parent(filp->f_path.dentry);
 	saved = override_creds(filp->f_cred);
 	rc = inode_permission(mnt_idmap(parent.mnt), d_inode(parent.dentry),
-			      MAY_READ);
+			      MAY_OPEN | MAY_READ);
 	revert_creds(saved);
 	if (rc) {
 		dput(parent.dentry);
@@ -830,8 +832,10 @@ static int fullfsync_dir(struct file *filp)
 	}
 	dir = dentry_open(&parent, O_RDONLY | O_DIRECTORY, filp->f_cred);
 	dput(parent.dentry);
-	if (IS_ERR(dir))
-		return PTR_ERR(dir);
+	if (IS_ERR(dir)) {
+		rc = PTR_ERR(dir);
+		return rc == -EACCES || rc == -EPERM ? 0 : rc;
+	}
 	rc = vfs_fsync(dir, 0);
 	fput(dir);
 	return rc;
@@ -846,11 +850,13 @@ static int fullfsync_dir(struct file *filp)
  * returns; Time Machine relies on it to order its writes. After the
  * ordinary fsync of the file this also syncs the directory that holds it,
  * so that a file created since the last sync (a new band) is found after
- * a crash, if the session's user may read that directory, and flushes
- * the volatile write cache of the filesystem's block device, which fsync
- * does not do on a filesystem mounted without barriers. The share root
- * has no directory to sync within the share: its own fsync was all there
- * was to do, and nothing above the share is opened.
+ * a crash, if the user the file was opened as may read that directory,
+ * and flushes the volatile write cache of the filesystem's block device,
+ * which fsync does not do on a filesystem mounted without barriers. The
+ * share root, and the root of a mount beneath it (a bind-mounted file or
+ * directory on a share with crossmnt), have no directory to sync within
+ * the share: their own fsync was all there was to do, and nothing above
+ * the share, nor in the tree a bind mount came from, is opened.
  *
  * Return: 0 or a negative error
  */
@@ -860,7 +866,8 @@ int ksmbd_apple_fullfsync(struct ksmbd_file *fp)
 	struct super_block *sb = file_inode(filp)->i_sb;
 	int rc = 0;
 
-	if (filp->f_path.dentry != fp->share_conf->vfs_path.dentry)
+	if (filp->f_path.dentry != fp->share_conf->vfs_path.dentry &&
+	    filp->f_path.dentry != filp->f_path.mnt->mnt_root)
 		rc = fullfsync_dir(filp);
 	if (!rc && sb->s_bdev)
 		rc = blkdev_issue_flush(sb->s_bdev);

@@ -447,20 +447,20 @@ def check_root_fullfsync_no_escape():
 def check_fullfsync_unreadable_dir():
     """An F_FULLFSYNC flush syncs the folder of the file as the session's
     user would with open(2): a folder that user may read is opened and
-    synced, one the user may only write and search (root's, mode 0333) is
-    not opened, as open(2) would refuse the user. The flush succeeds and
-    flushes the disk either way."""
+    synced; once its mode is 0333 (root's folder, which the user may write
+    and search but not read) it is not opened, as open(2) would refuse
+    the user. The flush succeeds and flushes the disk either way."""
     top = SHARE_PATH[SHARE_TM_EXT4]
     name = RUN_TAG + '-wx'
     folder = os.path.join(top, name)
-    os.mkdir(folder)
-    os.chmod(folder, 0o777)
-    c = apple_client(SHARE_TM_EXT4)
     libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.inotify_init1(os.O_NONBLOCK)
-    expect(fd >= 0, 'inotify_init1 failed')
-    fid = None
+    c, fd, fid = None, -1, None
     try:
+        os.mkdir(folder)
+        os.chmod(folder, 0o777)
+        c = apple_client(SHARE_TM_EXT4)
+        fd = libc.inotify_init1(os.O_NONBLOCK)
+        expect(fd >= 0, 'inotify_init1 failed')
         expect(libc.inotify_add_watch(fd, os.fsencode(folder), IN_OPEN) >= 0,
                'inotify_add_watch %s failed' % folder)
         fid = open_file(c, name + '\\band', FILE_CREATE)
@@ -478,12 +478,18 @@ def check_fullfsync_unreadable_dir():
                    'FULLFSYNC in a folder of mode %o did not flush the '
                    'disk' % mode)
     finally:
-        if fid is not None:
-            c.smb3.close(c.tid, fid)
-        os.close(fd)
-        c.logoff()
-        os.chmod(folder, 0o777)
-        shutil.rmtree(folder)
+        if fd >= 0:
+            os.close(fd)
+        if c:
+            try:
+                if fid is not None:
+                    c.smb3.close(c.tid, fid)
+                c.logoff()
+            except Exception:       # pylint: disable=broad-except
+                pass                # the folder goes all the same
+        if os.path.isdir(folder):
+            os.chmod(folder, 0o777)
+            shutil.rmtree(folder)
 
 
 def check_copyfile_removed_stream():
