@@ -37,7 +37,7 @@
 # and server, within a few per cent for a class of several seconds of
 # server time, not a difference of 1%. A task that starts and ends within
 # a class is missed (none of the server's does: its workers are kept).
-
+#
 # Usage: overhead_bench.py OUT.json SHARE SHARE_PATH N MIB [aapl]
 
 import json
