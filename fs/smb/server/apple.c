@@ -277,25 +277,24 @@ int ksmbd_apple_parse_create(struct ksmbd_work *work,
 EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_parse_create);
 
 /**
- * ksmbd_apple_create_rsp() - append the AAPL reply to a CREATE response
+ * __ksmbd_apple_create_rsp() - append the AAPL reply to a CREATE response
  * @work:  the CREATE, on its connection and session
  * @share: share of the tree connection
- * @ao:    per-CREATE AAPL state from ksmbd_apple_parse_create()
+ * @ao:    per-CREATE AAPL state from ksmbd_apple_parse_create(), with
+ *         @ao->reply set
  * @buf:   where the create context goes, AAPL_RSP_MAX_SIZE bytes
  *
  * Records on the connection, and every channel of its session, whether
- * directory listings use READDIR_ATTR entries.
+ * directory listings use READDIR_ATTR entries. Called through
+ * ksmbd_apple_create_rsp().
  *
- * Return: the size of the context written, 0 if none is owed
+ * Return: the size of the context written
  */
-unsigned int ksmbd_apple_create_rsp(struct ksmbd_work *work,
-				    struct ksmbd_share_config *share,
-				    struct ksmbd_apple_open *ao, char *buf)
+unsigned int __ksmbd_apple_create_rsp(struct ksmbd_work *work,
+				      struct ksmbd_share_config *share,
+				      struct ksmbd_apple_open *ao, char *buf)
 {
 	struct ksmbd_aapl_reply reply;
-
-	if (!ao->reply)
-		return 0;
 
 	ksmbd_aapl_negotiate(&ao->query, ksmbd_apple_share(share), aapl_model,
 			     &reply);
@@ -306,7 +305,7 @@ unsigned int ksmbd_apple_create_rsp(struct ksmbd_work *work,
 
 	return ksmbd_aapl_build_rsp(buf, &reply);
 }
-EXPORT_SYMBOL_IF_KUNIT(ksmbd_apple_create_rsp);
+EXPORT_SYMBOL_IF_KUNIT(__ksmbd_apple_create_rsp);
 
 /**
  * ksmbd_aapl_model_len() - how much of a model string is sent to clients

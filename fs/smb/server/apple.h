@@ -166,6 +166,21 @@ enum {
 	KSMBD_APPLE_RDA_V2,
 };
 
+/**
+ * ksmbd_apple_share() - does @share carry the Apple extensions?
+ * @share: share configuration
+ *
+ * The Apple extensions are enabled per share by ksmbd-tools'
+ * "time machine = yes".
+ *
+ * Return: true if they are, and the kernel was built with them
+ */
+static inline bool ksmbd_apple_share(struct ksmbd_share_config *share)
+{
+	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) &&
+		test_share_config_flag(share, KSMBD_SHARE_FLAG_TIME_MACHINE);
+}
+
 #if IS_ENABLED(CONFIG_SMB_SERVER_APPLE)
 
 int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
@@ -177,19 +192,15 @@ int ksmbd_apple_stream_write(struct ksmbd_file *fp, const char *buf,
 int ksmbd_apple_stream_truncate(struct ksmbd_file *fp, loff_t len);
 loff_t ksmbd_apple_stream_size(struct ksmbd_file *fp);
 int ksmbd_apple_stream_remove(struct ksmbd_file *fp);
-void ksmbd_apple_stream_close(struct ksmbd_file *fp);
-bool ksmbd_apple_stream_overwrites(struct ksmbd_file *fp);
-int ksmbd_apple_stream_overwrite(struct ksmbd_file *fp);
+int __ksmbd_apple_stream_overwrite(struct ksmbd_file *fp);
 bool ksmbd_apple_stream_listed(struct ksmbd_file *fp, const char *name,
 			       loff_t *size, bool *afpinfo);
 loff_t ksmbd_apple_streams_extra(struct ksmbd_file *fp, bool *afpinfo);
-void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
-			     const struct path *path, struct dentry *dir);
-void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
-			      struct renamedata *rd,
-			      struct ksmbd_apple_rename *ar);
-void ksmbd_apple_rename_end(struct renamedata *rd,
-			    struct ksmbd_apple_rename *ar, int rc);
+void __ksmbd_apple_unlink_fork(const struct path *path, struct dentry *dir);
+void __ksmbd_apple_rename_start(struct renamedata *rd,
+				struct ksmbd_apple_rename *ar);
+void __ksmbd_apple_rename_end(struct renamedata *rd,
+			      struct ksmbd_apple_rename *ar, int rc);
 void ksmbd_apple_dirent_meta(struct ksmbd_share_config *share,
 			     const struct path *path,
 			     struct ksmbd_apple_dirent *ad);
@@ -252,13 +263,134 @@ static inline struct file *ksmbd_apple_data_file(struct ksmbd_file *fp)
 	return fp->apple.rsrc ?: fp->filp;
 }
 
+/**
+ * ksmbd_apple_stream_close() - release what an Apple stream handle holds
+ * @fp: the handle, being freed
+ *
+ * Inline: every CLOSE of every handle comes here, and only a resource
+ * fork's handle holds anything.
+ */
+static inline void ksmbd_apple_stream_close(struct ksmbd_file *fp)
+{
+	if (fp->apple.rsrc) {
+		fput(fp->apple.rsrc);
+		fp->apple.rsrc = NULL;
+	}
+}
+
+/**
+ * ksmbd_apple_stream_overwrites() - does the open of @fp overwrite data?
+ * @fp: the handle being opened
+ *
+ * Inline: every CREATE of every file asks.
+ *
+ * Return: true if ksmbd_apple_stream_overwrite() will empty an Apple
+ * stream: the caller breaks the oplocks and leases of the file's other
+ * opens first, as for a truncating open of a file
+ */
+static inline bool ksmbd_apple_stream_overwrites(struct ksmbd_file *fp)
+{
+	return fp->apple.overwrite;
+}
+
+/**
+ * ksmbd_apple_stream_overwrite() - empty an overwritten Apple stream
+ * @fp: the handle being opened, its open granted
+ *
+ * Inline: every CREATE of every file comes here, and only an overwriting
+ * open of an Apple stream has anything to do
+ * (__ksmbd_apple_stream_overwrite()).
+ *
+ * Return: 0 or a negative error, which fails the open
+ */
+static inline int ksmbd_apple_stream_overwrite(struct ksmbd_file *fp)
+{
+	if (!fp->apple.overwrite)
+		return 0;
+	return __ksmbd_apple_stream_overwrite(fp);
+}
+
+/**
+ * ksmbd_apple_unlink_fork() - remove the resource fork of a file unlinked
+ * @share: the share of the file, or NULL
+ * @path:  the file, just unlinked by the caller
+ * @dir:   its directory, locked by the caller since before the unlink
+ *
+ * Inline: every unlink comes here, and only one on a share with the Apple
+ * extensions has a fork to remove (__ksmbd_apple_unlink_fork()).
+ */
+static inline void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
+					   const struct path *path,
+					   struct dentry *dir)
+{
+	if (share && ksmbd_apple_share(share))
+		__ksmbd_apple_unlink_fork(path, dir);
+}
+
+/**
+ * ksmbd_apple_rename_start() - note the resource fork of a file renamed
+ * @share: the share of the file
+ * @rd:    the rename, its directories locked and its dentries looked up
+ * @ar:    filled in; pass to ksmbd_apple_rename_end()
+ *
+ * Inline: every rename comes here, and only one on a share with the Apple
+ * extensions may move a fork (__ksmbd_apple_rename_start()).
+ */
+static inline void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
+					    struct renamedata *rd,
+					    struct ksmbd_apple_rename *ar)
+{
+	ar->name = NULL;
+	if (ksmbd_apple_share(share))
+		__ksmbd_apple_rename_start(rd, ar);
+}
+
+/**
+ * ksmbd_apple_rename_end() - move a renamed file's resource fork with it
+ * @rd: the rename, its directories still locked
+ * @ar: from ksmbd_apple_rename_start()
+ * @rc: result of the rename
+ *
+ * Inline: only a rename that ksmbd_apple_rename_start() found a fork's
+ * name for has anything to do (__ksmbd_apple_rename_end()).
+ */
+static inline void ksmbd_apple_rename_end(struct renamedata *rd,
+					  struct ksmbd_apple_rename *ar, int rc)
+{
+	if (ar->name)
+		__ksmbd_apple_rename_end(rd, ar, rc);
+}
+
 int ksmbd_apple_parse_create(struct ksmbd_work *work,
 			     struct ksmbd_share_config *share,
 			     struct smb2_create_req *req,
 			     struct ksmbd_apple_open *ao);
-unsigned int ksmbd_apple_create_rsp(struct ksmbd_work *work,
-				    struct ksmbd_share_config *share,
-				    struct ksmbd_apple_open *ao, char *buf);
+unsigned int __ksmbd_apple_create_rsp(struct ksmbd_work *work,
+				      struct ksmbd_share_config *share,
+				      struct ksmbd_apple_open *ao, char *buf);
+
+/**
+ * ksmbd_apple_create_rsp() - append the AAPL reply to a CREATE response
+ * @work:  the CREATE, on its connection and session
+ * @share: share of the tree connection
+ * @ao:    per-CREATE AAPL state from ksmbd_apple_parse_create()
+ * @buf:   where the create context goes, AAPL_RSP_MAX_SIZE bytes
+ *
+ * Inline: every CREATE asks, and only one that carried an AAPL query is
+ * owed a reply (__ksmbd_apple_create_rsp() writes it).
+ *
+ * Return: the size of the context written, 0 if none is owed
+ */
+static inline unsigned int
+ksmbd_apple_create_rsp(struct ksmbd_work *work,
+		       struct ksmbd_share_config *share,
+		       struct ksmbd_apple_open *ao, char *buf)
+{
+	if (!ao->reply)
+		return 0;
+	return __ksmbd_apple_create_rsp(work, share, ao, buf);
+}
+
 void ksmbd_apple_channel_joined(struct ksmbd_session *sess,
 				struct ksmbd_conn *conn);
 void ksmbd_apple_set_model(const char *model, size_t size);
@@ -537,21 +669,6 @@ static inline void ksmbd_apple_share_free(struct ksmbd_share_config *share)
 }
 
 #endif /* CONFIG_SMB_SERVER_APPLE */
-
-/**
- * ksmbd_apple_share() - does @share carry the Apple extensions?
- * @share: share configuration
- *
- * The Apple extensions are enabled per share by ksmbd-tools'
- * "time machine = yes".
- *
- * Return: true if they are, and the kernel was built with them
- */
-static inline bool ksmbd_apple_share(struct ksmbd_share_config *share)
-{
-	return IS_ENABLED(CONFIG_SMB_SERVER_APPLE) &&
-		test_share_config_flag(share, KSMBD_SHARE_FLAG_TIME_MACHINE);
-}
 
 bool ksmbd_apple_adouble_vetoed(struct ksmbd_share_config *share,
 				const char *name, size_t len);

@@ -470,38 +470,24 @@ int ksmbd_apple_stream_open(const struct path *path, struct ksmbd_file *fp,
 }
 
 /**
- * ksmbd_apple_stream_overwrites() - does the open of @fp overwrite data?
- * @fp: the handle being opened
- *
- * Return: true if ksmbd_apple_stream_overwrite() will empty an Apple
- * stream: the caller breaks the oplocks and leases of the file's other
- * opens first, as for a truncating open of a file
- */
-bool ksmbd_apple_stream_overwrites(struct ksmbd_file *fp)
-{
-	return fp->apple.overwrite;
-}
-
-/**
- * ksmbd_apple_stream_overwrite() - empty an overwritten Apple stream
- * @fp: the handle being opened, its open granted
+ * __ksmbd_apple_stream_overwrite() - empty an overwritten Apple stream
+ * @fp: the handle being opened, its open granted, its open overwriting
  *
  * An OVERWRITE, OVERWRITE_IF or SUPERSEDE of AFP_AfpInfo or AFP_Resource
  * empties the stream here, once the delete-pending state and oplocks of
  * the file's other opens have let the open through (where the data of a
  * file opened so is truncated), never before: an open that fails on those
  * must leave the data of the client that holds the stream as it is. An
- * open for attributes only empties nothing, as for a file.
+ * open for attributes only empties nothing, as for a file. Called through
+ * ksmbd_apple_stream_overwrite().
  *
  * Return: 0 or a negative error, which fails the open
  */
-int ksmbd_apple_stream_overwrite(struct ksmbd_file *fp)
+int __ksmbd_apple_stream_overwrite(struct ksmbd_file *fp)
 {
 	const struct cred *saved;
 	int rc;
 
-	if (!fp->apple.overwrite)
-		return 0;
 	fp->apple.overwrite = false;
 	if (fp->attrib_only) {
 		fp->apple.unwritten = false;
@@ -625,17 +611,6 @@ int ksmbd_apple_stream_remove(struct ksmbd_file *fp)
 	rc = afpinfo_remove(fp);
 	revert_creds(saved);
 	return rc;
-}
-
-/**
- * ksmbd_apple_stream_close() - release what an Apple stream handle holds
- * @fp: the handle, being freed
- */
-void ksmbd_apple_stream_close(struct ksmbd_file *fp)
-{
-	if (fp->apple.rsrc)
-		fput(fp->apple.rsrc);
-	fp->apple.rsrc = NULL;
 }
 
 /**

@@ -563,18 +563,18 @@ void ksmbd_apple_rmdir_orphans(struct ksmbd_share_config *share,
 }
 
 /**
- * ksmbd_apple_unlink_fork() - remove the resource fork of a file unlinked
- * @share: the share of the file, or NULL
- * @path:  the file, just unlinked by the caller
+ * __ksmbd_apple_unlink_fork() - remove the resource fork of a file unlinked
+ * @path:  the file, on a share with the Apple extensions, just unlinked by
+ *         the caller
  * @dir:   its directory, locked by the caller since before the unlink
  *
  * The file's "._" file goes with it, in the same locked section, so that
  * no file created under the same name meanwhile loses its own: empty
  * forks are not listed, so the generic removal of streams would miss it.
- * A "._" name that is not a regular file is left alone.
+ * A "._" name that is not a regular file is left alone. Called through
+ * ksmbd_apple_unlink_fork().
  */
-void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
-			     const struct path *path, struct dentry *dir)
+void __ksmbd_apple_unlink_fork(const struct path *path, struct dentry *dir)
 {
 	struct mnt_idmap *idmap = mnt_idmap(path->mnt);
 	struct dentry *ad;
@@ -582,8 +582,7 @@ void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
 	int rc;
 
 	/* The root of a mount has no "._" file: see adouble_dir() */
-	if (!share || !ksmbd_apple_share(share) ||
-	    path->dentry == path->mnt->mnt_root)
+	if (path->dentry == path->mnt->mnt_root)
 		return;
 	name = adouble_name(path->dentry, &rc);
 	if (!name)
@@ -601,20 +600,20 @@ void ksmbd_apple_unlink_fork(struct ksmbd_share_config *share,
 }
 
 /**
- * ksmbd_apple_rename_start() - note the resource fork of a file renamed
- * @share: the share of the file
- * @rd:    the rename, its directories locked and its dentries looked up
- * @ar:    filled in; pass to ksmbd_apple_rename_end()
+ * __ksmbd_apple_rename_start() - note the resource fork of a file renamed
+ * @rd:    the rename on a share with the Apple extensions, its directories
+ *         locked and its dentries looked up
+ * @ar:    filled in, @ar->name NULL on entry; pass to
+ *         ksmbd_apple_rename_end()
+ *
+ * Called through ksmbd_apple_rename_start().
  */
-void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
-			      struct renamedata *rd,
-			      struct ksmbd_apple_rename *ar)
+void __ksmbd_apple_rename_start(struct renamedata *rd,
+				struct ksmbd_apple_rename *ar)
 {
 	int rc;
 
-	ar->name = NULL;
-	if (!ksmbd_apple_share(share) || d_is_dir(rd->old_dentry) ||
-	    rd->flags & RENAME_EXCHANGE)
+	if (d_is_dir(rd->old_dentry) || rd->flags & RENAME_EXCHANGE)
 		return;
 	ar->replaced = d_is_positive(rd->new_dentry) &&
 		       !(rd->flags & RENAME_NOREPLACE);
@@ -622,9 +621,9 @@ void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
 }
 
 /**
- * ksmbd_apple_rename_end() - move a renamed file's resource fork with it
+ * __ksmbd_apple_rename_end() - move a renamed file's resource fork with it
  * @rd: the rename, its directories still locked
- * @ar: from ksmbd_apple_rename_start()
+ * @ar: from ksmbd_apple_rename_start(), @ar->name set
  * @rc: result of the rename
  *
  * The "._" file is renamed after the file, in the same locked section, so
@@ -633,17 +632,18 @@ void ksmbd_apple_rename_start(struct ksmbd_share_config *share,
  * file the rename replaced is replaced, or removed if the renamed file
  * has no fork; any other file of the new "._" name (one no file owned,
  * or not a regular file) is left as it is, and so is the fork, under its
- * old name.
+ * old name. Called through ksmbd_apple_rename_end(); @ar->name is freed
+ * here.
  */
-void ksmbd_apple_rename_end(struct renamedata *rd,
-			    struct ksmbd_apple_rename *ar, int rc)
+void __ksmbd_apple_rename_end(struct renamedata *rd,
+			      struct ksmbd_apple_rename *ar, int rc)
 {
 	struct mnt_idmap *idmap = rd->mnt_idmap;
 	struct dentry *from, *to;
 	char *new_name = NULL;
 	int err;
 
-	if (!ar->name || rc)
+	if (rc)
 		goto out;
 	from = lookup_one(idmap, &QSTR(ar->name), rd->old_parent);
 	new_name = adouble_name(rd->old_dentry, &err);
